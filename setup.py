@@ -1,0 +1,39 @@
+"""tfgancomp: learned, GAN-based lossy image compression (TF 2 / Keras)."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="tfgancomp",
+    version="0.1.0",
+    description="Learned, GAN-based lossy image compression with "
+                "TensorFlow 2, Keras and tensorflow-compression",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.9,<3.12",
+    packages=find_packages(include=["tfgancomp", "tfgancomp.*"]),
+    include_package_data=True,
+    package_data={"tfgancomp": ["pretrained/**/*"]},
+    install_requires=[
+        # tensorflow-compression's last release works only with TF 2.14.
+        "tensorflow==2.14.1",
+        "tensorflow-compression==2.14.1",
+        "tensorflow-probability==0.22.1",
+        # 4.9.5+ imports protobuf's runtime_version, which TF 2.14's
+        # protobuf (< 5) lacks; tensorflow-metadata 1.15+ needs it too.
+        "tensorflow-datasets==4.9.4",
+        "tensorflow-metadata==1.13.1",
+        # 1.13.1 is the newest tensorflow-metadata that allows protobuf 4:
+        # its C (upb) backend builds TF graphs far faster than the pure-
+        # Python protobuf 3.20 that tensorflow-metadata 1.14 forces.
+        "protobuf>=4.25,<5",
+        "numpy>=1.23.5,<2",  # TF 2.14 is built against NumPy 1.x
+        "pillow>=10.1",
+        "absl-py>=1.0",
+    ],
+    extras_require={"test": ["pytest>=7"]},
+    entry_points={"console_scripts": ["tfgancomp = tfgancomp.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3.11",
+        "Topic :: Scientific/Engineering :: Image Processing",
+    ],
+)

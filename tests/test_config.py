@@ -1,0 +1,30 @@
+import pytest
+
+from tfgancomp.config import ModelConfig
+from tfgancomp.errors import ConfigError
+
+
+def test_json_round_trip():
+    config = ModelConfig(num_filters=32, norm="channel", residual_blocks=3)
+    assert ModelConfig.from_json(config.to_json()) == config
+
+
+def test_strides():
+    config = ModelConfig(num_downsamplings=3, hyper_downsamplings=2)
+    assert (config.latent_stride, config.hyper_stride) == (8, 32)
+
+
+@pytest.mark.parametrize("changes", [
+    dict(num_filters=0), dict(norm="batch"), dict(residual_blocks=-1),
+    dict(scale_min=300.0), dict(num_scales=1), dict(latent_channels=2.5),
+])
+def test_invalid_values(changes):
+    with pytest.raises(ConfigError):
+        ModelConfig(**changes)
+
+
+def test_unknown_keys_and_bad_json():
+    with pytest.raises(ConfigError, match="unknown"):
+        ModelConfig.from_dict({"num_filterz": 3})
+    with pytest.raises(ConfigError, match="JSON"):
+        ModelConfig.from_json("{")

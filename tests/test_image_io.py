@@ -1,0 +1,108 @@
+"""Image modes, ICC profiles and EXIF, through the codec and back."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+import tfgancomp
+from tfgancomp.errors import ImageError
+from tfgancomp.image_io import (encode_image, output_format, picture_from_pil,
+                                read_image)
+
+from conftest import photo_like
+
+
+def round_trip(image, model):
+    return tfgancomp.decompress(tfgancomp.compress(image, model), model)
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("RGB", "RGB"), ("L", "L"), ("RGBA", "RGBA"), ("LA", "LA"),
+    ("1", "L"), ("P", "RGB"), ("CMYK", "RGB"), ("I;16", "L"), ("I", "L"),
+])
+def test_modes_are_converted_explicitly(mode, expected):
+    rgb = Image.fromarray(photo_like(12, 10))
+    if mode in ("I;16", "I"):
+        source = Image.fromarray(np.asarray(rgb.convert("L"), np.uint16) * 257)
+        assert source.mode == "I;16"
+        source = source if mode == "I;16" else source.convert("I")
+    else:
+        source = rgb.convert(mode)
+    picture = picture_from_pil(source)
+    assert picture.mode == expected
+    assert picture.rgb.shape == (12, 10, 3) and picture.rgb.dtype == np.uint8
+    if mode in ("I;16", "I"):  # the 8 most significant bits survive
+        assert np.array_equal(picture.rgb[..., 0], np.asarray(rgb.convert("L")))
+    assert bool(picture.notes) == (mode != expected)
+
+
+def test_palette_with_transparency_keeps_alpha():
+    image = Image.fromarray(photo_like(8, 8)).convert("P")
+    image.info["transparency"] = 0
+    assert picture_from_pil(image).mode == "RGBA"
+
+
+def test_float_images_are_refused():
+    with pytest.raises(ImageError, match="mode F"):
+        picture_from_pil(Image.new("F", (4, 4)))
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "LA"])
+def test_modes_survive_the_codec(model, mode):
+    image = Image.fromarray(photo_like(40, 30)).convert(mode)
+    if mode.endswith("A"):
+        alpha = Image.fromarray(
+            (np.arange(40 * 30) % 256).astype(np.uint8).reshape(40, 30))
+        image.putalpha(alpha)
+    decoded = round_trip(image, model)
+    assert decoded.mode == mode and decoded.size == image.size
+    if mode.endswith("A"):  # alpha is lossless
+        assert np.array_equal(np.asarray(decoded.getchannel("A")),
+                              np.asarray(image.getchannel("A")))
+
+
+def test_icc_and_exif_survive(model, tmp_path):
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x010F] = "tfgancomp test camera"  # Make
+    exif[0x0112] = 6  # Orientation
+    source = tmp_path / "photo.jpg"
+    Image.fromarray(photo_like(30, 40)).save(source, icc_profile=icc,
+                                             exif=exif.tobytes())
+    decoded = round_trip(Image.open(source), model)
+    assert decoded.info["icc_profile"] == icc
+    for fmt in ("PNG", "JPEG", "WEBP"):
+        data, _ = encode_image(decoded, fmt)
+        reread = Image.open(io.BytesIO(data))
+        assert reread.info.get("icc_profile") == icc, fmt
+        assert reread.getexif()[0x010F] == "tfgancomp test camera", fmt
+        assert reread.getexif()[0x0112] == 6, fmt
+
+
+def test_unreadable_files(tmp_path):
+    (tmp_path / "notes.txt").write_text("not an image")
+    with pytest.raises(ImageError, match="not an image"):
+        read_image(tmp_path / "notes.txt")
+    with pytest.raises(ImageError, match="no such file"):
+        read_image(tmp_path / "missing.png")
+    Image.fromarray(photo_like(64, 64)).save(tmp_path / "cut.png")
+    data = (tmp_path / "cut.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match="cut.png"):
+        read_image(tmp_path / "cut.png")
+
+
+def test_decompression_bomb_guard_stays_on(tmp_path, monkeypatch):
+    Image.fromarray(photo_like(64, 64)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(ImageError, match="decompression bomb"):
+        read_image(tmp_path / "big.png")
+
+
+def test_output_format_from_extension():
+    assert output_format("a.PNG") == "PNG"
+    assert output_format("a.jpg") == "JPEG"
+    with pytest.raises(ImageError, match=".xyz"):
+        output_format("a.xyz")

@@ -1,0 +1,5 @@
+import sys
+
+from tfgancomp.cli import main
+
+sys.exit(main())

@@ -1,0 +1,72 @@
+"""The Python API: load a model, compress an image to bytes and back."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PIL import Image
+
+from tfgancomp import bitstream
+from tfgancomp.errors import (BitstreamError, ModelError,
+                              ModelMismatchError)
+from tfgancomp.image_io import Picture, picture_from_pil, picture_to_pil
+
+
+def load_model(path: str | os.PathLike):
+    """Loads a model directory (written by training or `store.save_codec`)."""
+    if not os.path.isdir(path):  # before paying for TensorFlow's import
+        raise ModelError(f"model not found: {path} is not a directory")
+    from tfgancomp.store import load_codec
+    return load_codec(path)
+
+
+def _as_picture(image) -> Picture:
+    if isinstance(image, Picture):
+        return image
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    return picture_from_pil(image)
+
+
+def compress(image, model) -> bytes:
+    """Compresses a Pillow image, an [H, W(, 3)] uint8 array or a Picture."""
+    picture = _as_picture(image)
+    string, side_string = model.compress(picture.rgb)
+    alpha = None if picture.alpha is None else picture.alpha.tobytes()
+    return bitstream.pack(bitstream.Container(
+        height=picture.height, width=picture.width, mode=picture.mode,
+        model_name=model.model_name, model_fingerprint=model.fingerprint(),
+        string=string.numpy(), side_string=side_string.numpy(), alpha=alpha,
+        icc_profile=picture.icc_profile, exif=picture.exif))
+
+
+def check_model(container: bitstream.Container, model) -> None:
+    """Raises ModelMismatchError unless `model` wrote `container`."""
+    fingerprint = model.fingerprint()
+    if container.model_fingerprint != fingerprint:
+        raise ModelMismatchError(
+            f"file was written by model '{container.model_name}' "
+            f"({container.model_fingerprint.hex()}), not by "
+            f"'{model.model_name}' ({fingerprint.hex()})")
+
+
+def decompress_container(container: bitstream.Container, model) -> Picture:
+    import tensorflow as tf
+    check_model(container, model)
+    try:
+        rgb = model.decompress(container.string, container.side_string,
+                               [container.height, container.width]).numpy()
+    except tf.errors.InvalidArgumentError:
+        raise BitstreamError("entropy-coded data does not decode") from None
+    alpha = None
+    if container.alpha is not None:
+        alpha = np.frombuffer(container.alpha, np.uint8).reshape(
+            container.height, container.width)
+    return Picture(rgb=rgb, mode=container.mode, alpha=alpha,
+                   icc_profile=container.icc_profile, exif=container.exif)
+
+
+def decompress(data: bytes, model) -> Image.Image:
+    """Decodes .tfgc bytes to a Pillow image with its ICC profile and EXIF."""
+    return picture_to_pil(decompress_container(bitstream.unpack(data), model))

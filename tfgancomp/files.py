@@ -1,0 +1,52 @@
+"""Writing output files: never a partial file, never a silent overwrite."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from tfgancomp.errors import TfgancompError
+
+
+def write_new_file(path: str | os.PathLike, data: bytes,
+                   force: bool = False) -> Path:
+    """Writes `data` to `path` atomically.
+
+    Without `force`, an existing file is left untouched and an error raised,
+    even if it appears while writing: the data goes to a temporary file that
+    is hard-linked into place, which fails if the name is taken.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise TfgancompError(f"{path} is a directory")
+    if not force and path.exists():
+        raise TfgancompError(
+            f"{path} already exists (use --force to overwrite, or -o)")
+    directory = path.parent
+    if not directory.is_dir():
+        raise TfgancompError(f"output directory {directory} does not exist")
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(temp, 0o666 & ~_umask())
+        if force:
+            os.replace(temp, path)
+        else:
+            try:
+                os.link(temp, path)
+            except FileExistsError:
+                raise TfgancompError(
+                    f"{path} already exists (use --force to overwrite, "
+                    "or -o)") from None
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

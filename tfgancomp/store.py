@@ -1,0 +1,99 @@
+"""Saving and loading codecs ready to code: config, weights and tables.
+
+A model directory holds `model.json` (format tag, name, config) and a
+`weights` checkpoint of exactly what coding reads: the four transforms and
+the fixed range-coding tables, plus the small side prior so that the model
+can still estimate its own rate. No optimizer state: it stays small and
+loads quickly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import tensorflow as tf
+
+from tfgancomp.codec import Codec
+from tfgancomp.config import ModelConfig
+from tfgancomp.errors import ConfigError, ModelError
+
+FORMAT = "tfgancomp-model"
+FORMAT_VERSION = 1
+METADATA = "model.json"
+WEIGHTS = "weights"
+
+
+def _coding_checkpoint(codec: Codec) -> tf.train.Checkpoint:
+    return tf.train.Checkpoint(
+        analysis=codec.analysis, synthesis=codec.synthesis,
+        hyper_analysis=codec.hyper_analysis,
+        hyper_synthesis=codec.hyper_synthesis, hyperprior=codec.hyperprior,
+        entropy_model=codec.entropy_model,
+        side_entropy_model=codec.side_entropy_model)
+
+
+def save_codec(codec: Codec, directory: str | os.PathLike, name: str) -> Path:
+    """Writes a codec whose tables are fixed to a new model directory."""
+    if not codec.can_code:
+        raise ValueError("fix the range-coding tables before saving")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    _coding_checkpoint(codec).write(str(directory / WEIGHTS))
+    metadata = {"format": FORMAT, "version": FORMAT_VERSION, "name": name,
+                "config": codec.config.to_dict()}
+    (directory / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
+    return directory
+
+
+def _read_metadata(directory: Path) -> dict:
+    path = directory / METADATA
+    if not path.is_file():
+        raise ModelError(f"{directory} is not a tfgancomp model: no {METADATA}")
+    try:
+        metadata = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelError(f"cannot read {path}: {e}") from None
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise ModelError(f"{path} is not a {FORMAT} description")
+    if metadata.get("version") != FORMAT_VERSION:
+        raise ModelError(
+            f"{path} has model format version {metadata.get('version')!r}; "
+            f"this tfgancomp reads version {FORMAT_VERSION}")
+    return metadata
+
+
+def find_model_dir(path: str | os.PathLike) -> Path:
+    """The model directory at `path`, or in its `model/` subdirectory (where
+    training writes it)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelError(f"model not found: {path} is not a directory")
+    if not (path / METADATA).exists() and (path / "model" / METADATA).exists():
+        return path / "model"
+    return path
+
+
+def load_codec(path: str | os.PathLike) -> Codec:
+    """Loads a model directory written by `save_codec`, ready to code."""
+    directory = find_model_dir(path)
+    metadata = _read_metadata(directory)
+    try:
+        config = ModelConfig.from_dict(metadata.get("config"))
+    except ConfigError as e:
+        raise ModelError(f"{directory / METADATA}: {e}") from None
+    name = metadata.get("name")
+    if not isinstance(name, str):
+        raise ModelError(f"{directory / METADATA}: missing model name")
+    codec = Codec(config)
+    codec.fix_tables(placeholders=True)
+    try:
+        _coding_checkpoint(codec).read(
+            str(directory / WEIGHTS)).assert_consumed()
+    except (tf.errors.OpError, AssertionError, ValueError) as e:
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else e
+        raise ModelError(
+            f"cannot load weights from {directory}: {first_line}") from None
+    codec.model_name = name
+    return codec

@@ -1,0 +1,138 @@
+"""The four learned transforms, as fully convolutional Keras models.
+
+Shapes: an image of H×W pixels gives latents of ceil(H/s)×ceil(W/s) for the
+latent stride s = 2**num_downsamplings ('same' padding rounds up), and side
+latents of the same over the hyper stride. The synthesis transforms upsample
+to a multiple of the stride; callers crop to the true size.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+import tensorflow_compression as tfc
+
+from tfgancomp.config import ModelConfig
+
+
+class ChannelNorm(tf.keras.layers.Layer):
+    """Normalises each position over its channels, then a learned affine map.
+
+    The normalisation of HiFiC (Mentzer et al., 2020): unlike batch or
+    instance norm it does not depend on the image size or the batch, so the
+    decoder behaves the same on a 64×64 training crop and a 4K photo.
+    """
+
+    def __init__(self, epsilon: float = 1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def build(self, input_shape):
+        channels = int(input_shape[-1])
+        self.gamma = self.add_weight("gamma", [channels], initializer="ones")
+        self.beta = self.add_weight("beta", [channels], initializer="zeros")
+
+    def call(self, x):
+        mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
+        x = (x - mean) * tf.math.rsqrt(variance + self.epsilon)
+        return x * self.gamma + self.beta
+
+
+def _nonlinearity(norm: str, inverse: bool, name: str) -> tf.keras.layers.Layer:
+    if norm == "gdn":
+        return tfc.GDN(inverse=inverse, name=name)
+    if norm == "channel":
+        return tf.keras.Sequential(
+            [ChannelNorm(), tf.keras.layers.ReLU()], name=name)
+    return tf.keras.layers.ReLU(name=name)
+
+
+def _conv(filters, kernel_size, strides=1, name=None, activation=None):
+    return tf.keras.layers.Conv2D(
+        filters, kernel_size, strides=strides, padding="same",
+        activation=activation, name=name)
+
+
+def _deconv(filters, kernel_size, name=None, activation=None):
+    return tf.keras.layers.Conv2DTranspose(
+        filters, kernel_size, strides=2, padding="same",
+        activation=activation, name=name)
+
+
+class ResidualBlock(tf.keras.layers.Layer):
+    """conv → norm → ReLU → conv → norm, plus the input (HiFiC's generator)."""
+
+    def __init__(self, filters: int, norm: str, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.norm = norm
+        self.body = tf.keras.Sequential([
+            _conv(filters, 3),
+            _nonlinearity(norm, inverse=True, name="act"),
+            _conv(filters, 3),
+        ] + ([ChannelNorm()] if norm == "channel" else []))
+
+    def call(self, x):
+        return x + self.body(x)
+
+
+class AnalysisTransform(tf.keras.Sequential):
+    """Encoder: RGB in [0, 1] → latents y, downsampled by the latent stride."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(name="analysis")
+        depth = config.num_downsamplings
+        for i in range(depth):
+            last = i == depth - 1
+            filters = config.latent_channels if last else config.num_filters
+            self.add(_conv(filters, config.kernel_size, 2, name=f"conv_{i}"))
+            if not last:
+                self.add(_nonlinearity(config.norm, False, f"act_{i}"))
+
+
+class SynthesisTransform(tf.keras.Sequential):
+    """Decoder and GAN generator: latents → RGB, nominally in [0, 1]."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(name="synthesis")
+        if config.residual_blocks:
+            self.add(_conv(config.num_filters, 3, name="conv_in"))
+            self.add(_nonlinearity(config.norm, True, "act_in"))
+            for i in range(config.residual_blocks):
+                self.add(ResidualBlock(config.num_filters, config.norm,
+                                       name=f"residual_{i}"))
+        depth = config.num_downsamplings
+        for i in range(depth):
+            last = i == depth - 1
+            filters = 3 if last else config.num_filters
+            self.add(_deconv(filters, config.kernel_size, name=f"deconv_{i}"))
+            if not last:
+                self.add(_nonlinearity(config.norm, True, f"act_{i}"))
+
+
+class HyperAnalysis(tf.keras.Sequential):
+    """Latents y → side latents z, downsampled `hyper_downsamplings` times."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(name="hyper_analysis")
+        self.add(_conv(config.hyper_filters, 3, name="conv_in",
+                       activation="relu"))
+        depth = config.hyper_downsamplings
+        for i in range(depth):
+            last = i == depth - 1
+            filters = config.hyper_channels if last else config.hyper_filters
+            self.add(_conv(filters, config.kernel_size, 2, name=f"conv_{i}",
+                           activation=None if last else "relu"))
+
+
+class HyperSynthesis(tf.keras.Sequential):
+    """Side latents ẑ → per-element mean and scale index of the latents.
+
+    The output has 2 × latent_channels channels: means, then scale indexes.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(name="hyper_synthesis")
+        for i in range(config.hyper_downsamplings):
+            self.add(_deconv(config.hyper_filters, config.kernel_size,
+                             name=f"deconv_{i}", activation="relu"))
+        self.add(_conv(2 * config.latent_channels, 3, name="conv_out"))
