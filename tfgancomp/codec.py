@@ -101,11 +101,18 @@ class Codec(tf.keras.Model):
             self.hyperprior, coding_rank=3, compression=True, stateless=True)
         return side.cdf, side.cdf_offset, side.quantization_offset
 
-    def _prior_parameters(self, z_hat, latent_shape):
-        """Mean and scale index of each latent, cropped to the latent shape."""
+    def _prior_parameters(self, z_hat, latent_shape, discrete: bool):
+        """Mean and scale index of each latent, cropped to the latent shape.
+
+        Range coding has a table per integer scale index (tfc truncates
+        fractional ones); `discrete` rounds to the nearest table instead, so
+        that coding and the bit estimates outside training use one prior.
+        """
         params = self.hyper_synthesis(z_hat)
         params = params[:, :latent_shape[0], :latent_shape[1], :]
         mean, scale_index = tf.split(params, 2, axis=-1)
+        if discrete:
+            scale_index = tf.round(scale_index)
         return mean, scale_index
 
     def call(self, images, training=False) -> Forward:
@@ -119,7 +126,8 @@ class Codec(tf.keras.Model):
         y = self.analysis(images)
         z = self.hyper_analysis(y)
         z_tilde, side_bits = side(z, training=training)
-        mean, scale_index = self._prior_parameters(z_tilde, tf.shape(y)[1:3])
+        mean, scale_index = self._prior_parameters(
+            z_tilde, tf.shape(y)[1:3], discrete=not training)
         _, bits = main(y, scale_index, loc=mean, training=training)
         y_hat = mean + _ste_round(y - mean)
         size = tf.shape(images)[1:3]
@@ -180,7 +188,8 @@ class Codec(tf.keras.Model):
         """uint8 image [H, W, 3] → (latent string, side-latent string)."""
         y, z = self._encode(image)
         z_hat = self.side_entropy_model.quantize(z)
-        mean, scale_index = self._prior_parameters(z_hat, tf.shape(y)[1:3])
+        mean, scale_index = self._prior_parameters(
+            z_hat, tf.shape(y)[1:3], discrete=True)
         string = self.entropy_model.compress(y, scale_index, loc=mean)
         side_string = self.side_entropy_model.compress(z)
         return string[0], side_string[0]
@@ -193,7 +202,8 @@ class Codec(tf.keras.Model):
         latent_size = _ceil_div(image_size, self.config.latent_stride)
         side_size = _ceil_div(image_size, self.config.hyper_stride)
         z_hat = self.side_entropy_model.decompress(side_string[None], side_size)
-        mean, scale_index = self._prior_parameters(z_hat, latent_size)
+        mean, scale_index = self._prior_parameters(
+            z_hat, latent_size, discrete=True)
         y_hat = self.entropy_model.decompress(
             string[None], scale_index, loc=mean)
         x_hat = self.synthesis(y_hat)[0, :image_size[0], :image_size[1], :]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Any
 
 from tfgancomp.errors import ConfigError
@@ -63,6 +64,13 @@ class ModelConfig:
     def hyper_stride(self) -> int:
         """Pixels per side-latent position along each axis."""
         return 2 ** (self.num_downsamplings + self.hyper_downsamplings)
+
+    @property
+    def initial_scale_index(self) -> float:
+        """The scale index whose scale is 1 (clipped to the index range)."""
+        step = math.log(self.scale_max / self.scale_min) / (self.num_scales - 1)
+        index = -math.log(self.scale_min) / step
+        return min(max(index, 0.0), self.num_scales - 1.0)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

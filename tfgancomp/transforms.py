@@ -30,6 +30,7 @@ class ChannelNorm(tf.keras.layers.Layer):
         channels = int(input_shape[-1])
         self.gamma = self.add_weight("gamma", [channels], initializer="ones")
         self.beta = self.add_weight("beta", [channels], initializer="zeros")
+        super().build(input_shape)
 
     def call(self, x):
         mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
@@ -37,12 +38,45 @@ class ChannelNorm(tf.keras.layers.Layer):
         return x * self.gamma + self.beta
 
 
+class LayerStack(tf.keras.Model):
+    """Layers applied in order, whose weights are made from shapes alone.
+
+    Unlike `tf.keras.Sequential`, building does not trace a symbolic call,
+    which takes seconds with GDN layers; models load that much faster.
+    """
+
+    def __init__(self, layers=(), **kwargs):
+        super().__init__(**kwargs)
+        self.stack = list(layers)
+
+    def add(self, layer: tf.keras.layers.Layer):
+        self.stack.append(layer)
+
+    def build(self, input_shape):
+        shape = tf.TensorShape(input_shape)
+        for layer in self.stack:
+            if not layer.built:
+                layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        shape = tf.TensorShape(input_shape)
+        for layer in self.stack:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    def call(self, x):
+        for layer in self.stack:
+            x = layer(x)
+        return x
+
+
 def _nonlinearity(norm: str, inverse: bool, name: str) -> tf.keras.layers.Layer:
     if norm == "gdn":
         return tfc.GDN(inverse=inverse, name=name)
     if norm == "channel":
-        return tf.keras.Sequential(
-            [ChannelNorm(), tf.keras.layers.ReLU()], name=name)
+        return LayerStack([ChannelNorm(), tf.keras.layers.ReLU()], name=name)
     return tf.keras.layers.ReLU(name=name)
 
 
@@ -65,17 +99,24 @@ class ResidualBlock(tf.keras.layers.Layer):
         super().__init__(**kwargs)
         self.filters = filters
         self.norm = norm
-        self.body = tf.keras.Sequential([
-            _conv(filters, 3),
+        self.body = LayerStack([
+            _conv(filters, 3, name="conv_0"),
             _nonlinearity(norm, inverse=True, name="act"),
-            _conv(filters, 3),
+            _conv(filters, 3, name="conv_1"),
         ] + ([ChannelNorm()] if norm == "channel" else []))
+
+    def build(self, input_shape):
+        self.body.build(input_shape)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape(input_shape)
 
     def call(self, x):
         return x + self.body(x)
 
 
-class AnalysisTransform(tf.keras.Sequential):
+class AnalysisTransform(LayerStack):
     """Encoder: RGB in [0, 1] → latents y, downsampled by the latent stride."""
 
     def __init__(self, config: ModelConfig):
@@ -89,7 +130,7 @@ class AnalysisTransform(tf.keras.Sequential):
                 self.add(_nonlinearity(config.norm, False, f"act_{i}"))
 
 
-class SynthesisTransform(tf.keras.Sequential):
+class SynthesisTransform(LayerStack):
     """Decoder and GAN generator: latents → RGB, nominally in [0, 1]."""
 
     def __init__(self, config: ModelConfig):
@@ -109,7 +150,7 @@ class SynthesisTransform(tf.keras.Sequential):
                 self.add(_nonlinearity(config.norm, True, f"act_{i}"))
 
 
-class HyperAnalysis(tf.keras.Sequential):
+class HyperAnalysis(LayerStack):
     """Latents y → side latents z, downsampled `hyper_downsamplings` times."""
 
     def __init__(self, config: ModelConfig):
@@ -124,10 +165,14 @@ class HyperAnalysis(tf.keras.Sequential):
                            activation=None if last else "relu"))
 
 
-class HyperSynthesis(tf.keras.Sequential):
+class HyperSynthesis(LayerStack):
     """Side latents ẑ → per-element mean and scale index of the latents.
 
     The output has 2 × latent_channels channels: means, then scale indexes.
+    Scale indexes start near `initial_scale_index` (the index of scale 1):
+    at index 0, the smallest scale, every latent would start in the far
+    tails of its prior, and training would spend its first thousand steps
+    growing the scales.
     """
 
     def __init__(self, config: ModelConfig):
@@ -135,4 +180,8 @@ class HyperSynthesis(tf.keras.Sequential):
         for i in range(config.hyper_downsamplings):
             self.add(_deconv(config.hyper_filters, config.kernel_size,
                              name=f"deconv_{i}", activation="relu"))
-        self.add(_conv(2 * config.latent_channels, 3, name="conv_out"))
+        bias = [0.0] * config.latent_channels + (
+            [config.initial_scale_index] * config.latent_channels)
+        self.add(tf.keras.layers.Conv2D(
+            2 * config.latent_channels, 3, padding="same", name="conv_out",
+            bias_initializer=tf.keras.initializers.Constant(bias)))
