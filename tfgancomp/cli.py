@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tfgancomp import bitstream, metrics
 from tfgancomp.errors import ModelError, TfgancompError
+from tfgancomp.files import check_writable, write_new_file
 
 LOSSY_EXTENSIONS = (".tfgc", ".jpg", ".jpeg", ".webp", ".jp2", ".j2k",
                     ".jpx", ".avif", ".jxl", ".heic")
@@ -54,14 +55,11 @@ def _note(notes):
 
 def cmd_compress(args):
     from tfgancomp.api import compress
-    from tfgancomp.files import write_new_file
     from tfgancomp.image_io import read_image
     source = Path(args.image)
     output = Path(args.output) if args.output else source.with_suffix(".tfgc")
     picture = read_image(source)
-    if not args.force and output.exists():  # fail before the slow part
-        raise TfgancompError(
-            f"{output} already exists (use --force to overwrite, or -o)")
+    check_writable(output, args.force)  # fail before the slow part
     model = _load_model(args.model)
     start = time.perf_counter()
     data = compress(picture, model)
@@ -81,9 +79,7 @@ def cmd_decompress(args):
     output = Path(args.output) if args.output else source.with_suffix(".png")
     output_format(output)  # a bad extension fails before decoding
     container = bitstream.unpack(_read_bytes(source))
-    if not args.force and output.exists():
-        raise TfgancompError(
-            f"{output} already exists (use --force to overwrite, or -o)")
+    check_writable(output, args.force)
     model = _load_model(args.model)
     start = time.perf_counter()
     picture = decompress_container(container, model)

@@ -9,6 +9,21 @@ from pathlib import Path
 from tfgancomp.errors import TfgancompError
 
 
+def check_writable(path: Path, force: bool) -> None:
+    """Raises unless `path` may be written: early, before slow work."""
+    if path.is_dir():
+        raise TfgancompError(f"{path} is a directory")
+    if not force and path.exists():
+        raise _exists(path)
+    if not path.parent.is_dir():
+        raise TfgancompError(f"output directory {path.parent} does not exist")
+
+
+def _exists(path: Path) -> TfgancompError:
+    return TfgancompError(
+        f"{path} already exists (use --force to overwrite, or -o)")
+
+
 def write_new_file(path: str | os.PathLike, data: bytes,
                    force: bool = False) -> Path:
     """Writes `data` to `path` atomically.
@@ -18,15 +33,8 @@ def write_new_file(path: str | os.PathLike, data: bytes,
     is hard-linked into place, which fails if the name is taken.
     """
     path = Path(path)
-    if path.is_dir():
-        raise TfgancompError(f"{path} is a directory")
-    if not force and path.exists():
-        raise TfgancompError(
-            f"{path} already exists (use --force to overwrite, or -o)")
-    directory = path.parent
-    if not directory.is_dir():
-        raise TfgancompError(f"output directory {directory} does not exist")
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    check_writable(path, force)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -37,9 +45,7 @@ def write_new_file(path: str | os.PathLike, data: bytes,
             try:
                 os.link(temp, path)
             except FileExistsError:
-                raise TfgancompError(
-                    f"{path} already exists (use --force to overwrite, "
-                    "or -o)") from None
+                raise _exists(path) from None
     finally:
         if os.path.exists(temp):
             os.unlink(temp)

@@ -70,7 +70,16 @@ class Trainer:
         self.manager = tf.train.CheckpointManager(
             checkpoint, self.model_dir / CHECKPOINTS, max_to_keep=3)
         if self.manager.latest_checkpoint:
-            checkpoint.restore(self.manager.latest_checkpoint)
+            # Fail loudly if the checkpoint no longer fits the code, rather
+            # than resume from freshly initialised weights.
+            status = checkpoint.restore(self.manager.latest_checkpoint)
+            try:
+                status.assert_existing_objects_matched()
+            except AssertionError:
+                raise ConfigError(
+                    f"the checkpoint in {self.model_dir / CHECKPOINTS} does "
+                    "not fit this model (written by another version of "
+                    "tfgancomp?); use a new --model_dir") from None
 
     def _check_or_write_config(self):
         """The model config of a resumed run must match the stored one."""
