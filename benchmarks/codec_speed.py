@@ -36,6 +36,7 @@ def main():
     import tensorflow as tf  # noqa: F401
     import_seconds = time.perf_counter() - start
     import numpy as np
+
     import tfgancomp
     from tfgancomp import bitstream
     model, load_seconds = timed(lambda: tfgancomp.load_model(args.model))

@@ -32,7 +32,8 @@ def generated_photos(folder: Path, count: int = 16) -> Path:
                                                  rng.uniform(0, 6, 3)[:, None,
                                                                       None])
                     for _ in range(4))
-        image = np.moveaxis(image, 0, -1) + 128 + rng.normal(0, 1, (256, 384, 3))
+        noise = rng.normal(0, 1, (256, 384, 3))
+        image = np.moveaxis(image, 0, -1) + 128 + noise
         Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(
             folder / f"{i}.png")
     return folder

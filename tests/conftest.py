@@ -46,6 +46,7 @@ def image_folder(tmp_path_factory) -> Path:
 def trained_model_dir(tmp_path_factory, image_folder) -> Path:
     """A tiny codec trained for 600 steps through the real Trainer."""
     import tensorflow as tf
+
     from tfgancomp.config import ModelConfig
     from tfgancomp.data import folder_dataset
     from tfgancomp.training import TrainConfig, Trainer

@@ -7,12 +7,11 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import photo_like
 from PIL import Image
 
 from tfgancomp import metrics
 from tfgancomp.cli import main
-
-from conftest import photo_like
 
 
 @pytest.fixture

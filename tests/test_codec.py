@@ -6,13 +6,12 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import TINY, photo_like
 
 import tfgancomp
 from tfgancomp import bitstream, metrics
 from tfgancomp.codec import Codec
 from tfgancomp.config import ModelConfig
-
-from conftest import TINY, photo_like
 
 
 def test_forward_shapes_and_gradients():

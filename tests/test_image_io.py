@@ -4,14 +4,17 @@ import io
 
 import numpy as np
 import pytest
+from conftest import photo_like
 from PIL import Image, ImageCms
 
 import tfgancomp
 from tfgancomp.errors import ImageError
-from tfgancomp.image_io import (encode_image, output_format, picture_from_pil,
-                                read_image)
-
-from conftest import photo_like
+from tfgancomp.image_io import (
+    encode_image,
+    output_format,
+    picture_from_pil,
+    read_image,
+)
 
 
 def round_trip(image, model):
@@ -34,7 +37,8 @@ def test_modes_are_converted_explicitly(mode, expected):
     assert picture.mode == expected
     assert picture.rgb.shape == (12, 10, 3) and picture.rgb.dtype == np.uint8
     if mode in ("I;16", "I"):  # the 8 most significant bits survive
-        assert np.array_equal(picture.rgb[..., 0], np.asarray(rgb.convert("L")))
+        grey = np.asarray(rgb.convert("L"))
+        assert np.array_equal(picture.rgb[..., 0], grey)
     assert bool(picture.notes) == (mode != expected)
 
 

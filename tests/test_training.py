@@ -5,6 +5,7 @@ import shutil
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import TINY
 from PIL import Image
 
 from tfgancomp import losses
@@ -12,8 +13,6 @@ from tfgancomp.codec import Codec
 from tfgancomp.config import ModelConfig
 from tfgancomp.errors import ConfigError
 from tfgancomp.training import TrainConfig, Trainer
-
-from conftest import TINY
 
 TRAIN = TrainConfig(lmbda=0.01, learning_rate=2e-3, batch_size=4,
                     patch_size=128, max_steps=600)

@@ -9,8 +9,14 @@ Importing the package is cheap: TensorFlow loads on first use of a model.
 """
 
 from tfgancomp.api import compress, decompress, load_model
-from tfgancomp.errors import (BitstreamError, ConfigError, ImageError,
-                              ModelError, ModelMismatchError, TfgancompError)
+from tfgancomp.errors import (
+    BitstreamError,
+    ConfigError,
+    ImageError,
+    ModelError,
+    ModelMismatchError,
+    TfgancompError,
+)
 
 __version__ = "0.1.0"
 

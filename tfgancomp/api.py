@@ -8,8 +8,7 @@ import numpy as np
 from PIL import Image
 
 from tfgancomp import bitstream
-from tfgancomp.errors import (BitstreamError, ModelError,
-                              ModelMismatchError)
+from tfgancomp.errors import BitstreamError, ModelError, ModelMismatchError
 from tfgancomp.image_io import Picture, picture_from_pil, picture_to_pil
 
 

@@ -90,7 +90,7 @@ def _check_image(height, width, mode, alpha):
 
 
 def pack(container: Container) -> bytes:
-    """Serialises a container; raises BitstreamError on values it can't hold."""
+    """Serialises a container; BitstreamError for values it can't hold."""
     c = container
     _check_image(c.height, c.width, c.mode, c.alpha)
     name = c.model_name.encode("utf-8")
@@ -141,7 +141,8 @@ def unpack(data: bytes) -> Container:
             f"(this tfgancomp reads version {VERSION})")
     body, (crc,) = data[:-_CRC.size], _CRC.unpack(data[-_CRC.size:])
     if zlib.crc32(body) != crc:
-        raise BitstreamError("file is corrupted or truncated (checksum mismatch)")
+        raise BitstreamError(
+            "file is corrupted or truncated (checksum mismatch)")
 
     (_, _, mode_code, height, width, fingerprint,
      name_length) = _FIXED.unpack_from(body)

@@ -27,8 +27,12 @@ import tensorflow as tf
 import tensorflow_compression as tfc
 
 from tfgancomp.config import ModelConfig
-from tfgancomp.transforms import (AnalysisTransform, HyperAnalysis,
-                                  HyperSynthesis, SynthesisTransform)
+from tfgancomp.transforms import (
+    AnalysisTransform,
+    HyperAnalysis,
+    HyperSynthesis,
+    SynthesisTransform,
+)
 
 
 class Forward(NamedTuple):
@@ -62,10 +66,12 @@ class Codec(tf.keras.Model):
             batch_shape=[config.hyper_channels])
         self.entropy_model = None
         self.side_entropy_model = None
-        for transform, channels in (
-                (self.analysis, 3), (self.hyper_analysis, config.latent_channels),
-                (self.hyper_synthesis, config.hyper_channels),
-                (self.synthesis, config.latent_channels)):
+        self.model_name = "unnamed"  # set by store.load_codec
+        inputs = ((self.analysis, 3),
+                  (self.hyper_analysis, config.latent_channels),
+                  (self.hyper_synthesis, config.hyper_channels),
+                  (self.synthesis, config.latent_channels))
+        for transform, channels in inputs:
             transform.build((None, None, None, channels))
 
     def _scale_fn(self, index):
@@ -120,7 +126,8 @@ class Codec(tf.keras.Model):
 
         With `training=True`, bits are the differentiable noisy-latent
         estimates; otherwise they are the information content of the rounded
-        latents, a tight lower bound on what `compress` writes.
+        latents under the coding prior: what `compress` writes, within a few
+        percent for a well-trained model (see BUILD_NOTES.md).
         """
         main, side = self._training_entropy_models(training)
         y = self.analysis(images)
@@ -201,7 +208,8 @@ class Codec(tf.keras.Model):
         """(latent string, side-latent string, [H, W]) → uint8 [H, W, 3]."""
         latent_size = _ceil_div(image_size, self.config.latent_stride)
         side_size = _ceil_div(image_size, self.config.hyper_stride)
-        z_hat = self.side_entropy_model.decompress(side_string[None], side_size)
+        z_hat = self.side_entropy_model.decompress(
+            side_string[None], side_size)
         mean, scale_index = self._prior_parameters(
             z_hat, latent_size, discrete=True)
         y_hat = self.entropy_model.decompress(

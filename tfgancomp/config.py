@@ -42,14 +42,18 @@ class ModelConfig:
                     "hyper_downsamplings", "kernel_size", "num_scales")
         for name in positive:
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.residual_blocks, int) or self.residual_blocks < 0:
+            if (not isinstance(value, int) or isinstance(value, bool)
+                    or value < 1):
+                raise ConfigError(
+                    f"{name} must be a positive integer, got {value!r}")
+        blocks = self.residual_blocks
+        if not isinstance(blocks, int) or blocks < 0:
             raise ConfigError(
                 f"residual_blocks must be a non-negative integer, "
                 f"got {self.residual_blocks!r}")
         if self.norm not in NORMS:
-            raise ConfigError(f"norm must be one of {NORMS}, got {self.norm!r}")
+            raise ConfigError(
+                f"norm must be one of {NORMS}, got {self.norm!r}")
         if self.num_scales < 2:
             raise ConfigError("num_scales must be at least 2")
         if not 0 < self.scale_min < self.scale_max:
@@ -68,7 +72,8 @@ class ModelConfig:
     @property
     def initial_scale_index(self) -> float:
         """The scale index whose scale is 1 (clipped to the index range)."""
-        step = math.log(self.scale_max / self.scale_min) / (self.num_scales - 1)
+        ratio = self.scale_max / self.scale_min
+        step = math.log(ratio) / (self.num_scales - 1)
         index = -math.log(self.scale_min) / step
         return min(max(index, 0.0), self.num_scales - 1.0)
 
@@ -82,7 +87,8 @@ class ModelConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ConfigError(f"unknown model config keys: {', '.join(unknown)}")
+            raise ConfigError(
+                f"unknown model config keys: {', '.join(unknown)}")
         return cls(**values)
 
     def to_json(self) -> str:

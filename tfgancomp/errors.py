@@ -18,7 +18,7 @@ class BitstreamError(TfgancompError):
 
 
 class ModelMismatchError(BitstreamError):
-    """A .tfgc file was written by a different model than the one decoding it."""
+    """A .tfgc file was written by another model than the decoding one."""
 
 
 class ModelError(TfgancompError):

@@ -50,7 +50,8 @@ def save_codec(codec: Codec, directory: str | os.PathLike, name: str) -> Path:
 def _read_metadata(directory: Path) -> dict:
     path = directory / METADATA
     if not path.is_file():
-        raise ModelError(f"{directory} is not a tfgancomp model: no {METADATA}")
+        raise ModelError(
+            f"{directory} is not a tfgancomp model: no {METADATA}")
     try:
         metadata = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:

@@ -72,7 +72,8 @@ class LayerStack(tf.keras.Model):
         return x
 
 
-def _nonlinearity(norm: str, inverse: bool, name: str) -> tf.keras.layers.Layer:
+def _nonlinearity(norm: str, inverse: bool,
+                  name: str) -> tf.keras.layers.Layer:
     if norm == "gdn":
         return tfc.GDN(inverse=inverse, name=name)
     if norm == "channel":
