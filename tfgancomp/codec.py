@@ -52,6 +52,22 @@ def _ceil_div(size, stride):
     return (size + stride - 1) // stride
 
 
+def _pad_to_multiple(x, multiple: int):
+    """Pads [B, H, W, C] at the bottom and right to multiples of `multiple`,
+    repeating the last row and column.
+
+    'same' convolutions with stride 2 pad asymmetrically on odd sizes, which
+    shifts the sampling grid by a pixel against even sizes; the decoder's
+    upsampling cannot know it. Padded inputs keep every level even.
+    """
+    shape = tf.shape(x)
+    rows = tf.minimum(tf.range(_ceil_div(shape[1], multiple) * multiple),
+                      shape[1] - 1)
+    cols = tf.minimum(tf.range(_ceil_div(shape[2], multiple) * multiple),
+                      shape[2] - 1)
+    return tf.gather(tf.gather(x, rows, axis=1), cols, axis=2)
+
+
 class Codec(tf.keras.Model):
     """Encoder, decoder, hyperprior and entropy models of one codec."""
 
@@ -130,8 +146,7 @@ class Codec(tf.keras.Model):
         percent for a well-trained model (see BUILD_NOTES.md).
         """
         main, side = self._training_entropy_models(training)
-        y = self.analysis(images)
-        z = self.hyper_analysis(y)
+        y, z = self._encode(images)
         z_tilde, side_bits = side(z, training=training)
         mean, scale_index = self._prior_parameters(
             z_tilde, tf.shape(y)[1:3], discrete=not training)
@@ -184,16 +199,23 @@ class Codec(tf.keras.Model):
             digest.update(value.tobytes())
         return digest.digest()[:8]
 
-    def _encode(self, image):
-        x = tf.cast(image, self.compute_dtype)[tf.newaxis] / 255.
-        y = self.analysis(x)
-        z = self.hyper_analysis(y)
+    def _encode(self, images):
+        """Latents and side latents of float images [B, H, W, 3] in [0, 1].
+
+        The image is padded to a multiple of the latent stride and the
+        latents to a multiple of the hyper stride over it, so every stride-2
+        convolution sees an even size; y keeps ⌈H/s⌉×⌈W/s⌉ positions.
+        """
+        c = self.config
+        y = self.analysis(_pad_to_multiple(images, c.latent_stride))
+        z = self.hyper_analysis(
+            _pad_to_multiple(y, c.hyper_stride // c.latent_stride))
         return y, z
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)])
     def compress(self, image):
         """uint8 image [H, W, 3] → (latent string, side-latent string)."""
-        y, z = self._encode(image)
+        y, z = self._encode(tf.cast(image, self.compute_dtype)[None] / 255.)
         z_hat = self.side_entropy_model.quantize(z)
         mean, scale_index = self._prior_parameters(
             z_hat, tf.shape(y)[1:3], discrete=True)
