@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
+from conftest import SHARED_DATA
 
 import tfgancomp
 from tfgancomp import bitstream
 from tfgancomp.image_io import read_image
-
-from conftest import SHARED_DATA
 
 PHOTOS = sorted((SHARED_DATA / "bsds500" / "test").glob("*.jpg"))[:2]
 
