@@ -17,6 +17,7 @@ def test_strides():
 @pytest.mark.parametrize("changes", [
     dict(num_filters=0), dict(norm="batch"), dict(residual_blocks=-1),
     dict(scale_min=300.0), dict(num_scales=1), dict(latent_channels=2.5),
+    dict(residual_blocks=True),
 ])
 def test_invalid_values(changes):
     with pytest.raises(ConfigError):

@@ -47,7 +47,8 @@ class ModelConfig:
                 raise ConfigError(
                     f"{name} must be a positive integer, got {value!r}")
         blocks = self.residual_blocks
-        if not isinstance(blocks, int) or blocks < 0:
+        if not isinstance(blocks, int) or isinstance(blocks, bool) or (
+                blocks < 0):
             raise ConfigError(
                 f"residual_blocks must be a non-negative integer, "
                 f"got {self.residual_blocks!r}")

@@ -54,10 +54,12 @@ class LayerStack(tf.keras.Model):
 
     def build(self, input_shape):
         shape = tf.TensorShape(input_shape)
-        for layer in self.stack:
-            if not layer.built:
-                layer.build(shape)
-            shape = layer.compute_output_shape(shape)
+        with tf.name_scope(self.name):
+            for layer in self.stack:
+                if not layer.built:
+                    with tf.name_scope(layer.name):
+                        layer.build(shape)
+                shape = layer.compute_output_shape(shape)
         self.built = True
 
     def compute_output_shape(self, input_shape):
