@@ -1,5 +1,6 @@
 """The trainer: the loss falls, and a run resumes where it stopped."""
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -11,7 +12,8 @@ from PIL import Image
 from tfgancomp import losses
 from tfgancomp.codec import Codec
 from tfgancomp.config import ModelConfig
-from tfgancomp.errors import ConfigError
+from tfgancomp.data import folder_dataset
+from tfgancomp.errors import ConfigError, TrainingError
 from tfgancomp.training import TrainConfig, Trainer
 
 TRAIN = TrainConfig(lmbda=0.01, learning_rate=2e-3, batch_size=4,
@@ -50,3 +52,15 @@ def test_resume_refuses_another_model_config(trained_model_dir, tmp_path):
     run = shutil.copytree(trained_model_dir, tmp_path / "run")
     with pytest.raises(ConfigError, match="different model config"):
         Trainer(run, ModelConfig(**dict(TINY, num_filters=8)), TRAIN)
+
+
+def test_divergence_stops_with_the_last_good_checkpoint(trained_model_dir,
+                                                        tmp_path,
+                                                        image_folder):
+    run = shutil.copytree(trained_model_dir, tmp_path / "run")
+    config = dataclasses.replace(TRAIN, max_steps=610, checkpoint_every=1)
+    trainer = Trainer(run, ModelConfig(**TINY), config)
+    trainer.train_step = lambda images: {"loss": tf.constant(np.nan)}
+    with pytest.raises(TrainingError, match="ckpt-600"):
+        trainer.fit(folder_dataset(image_folder, 128, 4))
+    assert int(Trainer(run, ModelConfig(**TINY), TRAIN).step) == 600

@@ -23,3 +23,7 @@ class ModelMismatchError(BitstreamError):
 
 class ModelError(TfgancompError):
     """A model cannot be found or loaded."""
+
+
+class TrainingError(TfgancompError):
+    """Training cannot go on, e.g. the loss became NaN or infinite."""

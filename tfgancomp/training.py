@@ -21,7 +21,7 @@ import tensorflow as tf
 from tfgancomp import losses, store
 from tfgancomp.codec import Codec
 from tfgancomp.config import ModelConfig
-from tfgancomp.errors import ConfigError
+from tfgancomp.errors import ConfigError, TrainingError
 
 CONFIG = "config.json"
 CHECKPOINTS = "checkpoints"
@@ -121,8 +121,11 @@ class Trainer:
                 break
             metrics = {k: float(v) for k, v in self.train_step(images).items()}
             if not all(math.isfinite(v) for v in metrics.values()):
-                raise FloatingPointError(
-                    f"non-finite loss at step {int(self.step)}: {metrics}")
+                raise TrainingError(
+                    f"training diverged at step {int(self.step)} ({metrics});"
+                    f" the last good checkpoint is "
+                    f"{self.manager.latest_checkpoint}: resume from it with a "
+                    "lower learning rate")
             step = int(self.step)
             if step % config.log_every == 0 or step == config.max_steps:
                 rate = (step - start_step) / (time.perf_counter() - start_time)

@@ -59,9 +59,9 @@ def main(argv):
         dataset = folder_dataset(FLAGS.train_glob, FLAGS.patch_size,
                                  FLAGS.batch_size, FLAGS.downscale)
         trainer = Trainer(FLAGS.model_dir, model_config, train_config)
+        trainer.fit(dataset)
     except TfgancompError as e:
         sys.exit(f"train.py: error: {e}")
-    trainer.fit(dataset)
     print(f"model written to {trainer.model_dir / 'model'}")
 
 
