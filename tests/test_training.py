@@ -1,20 +1,23 @@
 """The trainer: the loss falls, and a run resumes where it stopped."""
 
 import dataclasses
+import io
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import TINY
+from conftest import TINY, photo_like
 from PIL import Image
 
 from tfgancomp import losses
 from tfgancomp.codec import Codec
 from tfgancomp.config import ModelConfig
 from tfgancomp.data import folder_dataset
+from tfgancomp.discriminator import DiscriminatorConfig
 from tfgancomp.errors import ConfigError, TrainingError
-from tfgancomp.training import TrainConfig, Trainer
+from tfgancomp.training import TrainConfig, Trainer, make_strategy
 
 TRAIN = TrainConfig(lmbda=0.01, learning_rate=2e-3, batch_size=4,
                     patch_size=128, max_steps=600)
@@ -64,3 +67,115 @@ def test_divergence_stops_with_the_last_good_checkpoint(trained_model_dir,
     with pytest.raises(TrainingError, match="ckpt-600"):
         trainer.fit(folder_dataset(image_folder, 128, 4))
     assert int(Trainer(run, ModelConfig(**TINY), TRAIN).step) == 600
+
+
+# Short runs on one fixed batch of 64-px crops, with a tiny discriminator.
+
+DISC = DiscriminatorConfig(base_filters=8, num_scales=2)
+SHORT = TrainConfig(lmbda=0.01, learning_rate=1e-3, batch_size=4,
+                    patch_size=64, max_steps=4, log_every=1, summary_every=1,
+                    validate_every=4, checkpoint_every=100)
+
+
+@pytest.fixture(scope="module")
+def batch():
+    images = np.stack([photo_like(64, 64, seed=s) for s in range(4)])
+    return tf.constant(images, tf.float32) / 255.
+
+
+def fixed(batch):
+    return tf.data.Dataset.from_tensors(batch).repeat()
+
+
+def event_tags(directory) -> dict[str, list[int]]:
+    """TensorBoard tag → the steps it was written at."""
+    tags = {}
+    for path in sorted(Path(directory).glob("events.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                tags.setdefault(value.tag, []).append(event.step)
+    return tags
+
+
+def test_warmup_then_adversarial_phase(tmp_path, batch):
+    config = dataclasses.replace(SHORT, gan_weight=0.1, warmup_steps=2)
+    trainer = Trainer(tmp_path, ModelConfig(**TINY), config,
+                      disc_config=DISC)
+    disc_before = [v.numpy() for v in trainer.discriminator.variables]
+    log = io.StringIO()
+    trainer.fit(fixed(batch), tf.data.Dataset.from_tensors(batch), log=log)
+    lines = log.getvalue().splitlines()
+    phases = [line.split()[2] for line in lines if "[validation]" not in line]
+    assert phases == ["[rate-distortion]"] * 2 + ["[adversarial]"] * 2
+    assert "d_loss" not in lines[1] and "d_loss" in lines[2]
+    assert int(trainer.disc_optimizer.iterations) == 2
+    assert any(np.any(a != b.numpy()) for a, b in
+               zip(disc_before, trainer.discriminator.variables))
+    train = event_tags(tmp_path / "train")
+    assert train["bpp"] == [1, 2, 3, 4] and train["d_loss"] == [3, 4]
+    validation = event_tags(tmp_path / "validation")
+    assert {"bpp", "psnr", "ms_ssim", "original | reconstruction"} <= set(
+        validation)
+    assert (tmp_path / "model" / "model.json").exists()
+    # The discriminator and its optimizer are checkpointed too.
+    resumed = Trainer(tmp_path, ModelConfig(**TINY), config, disc_config=DISC)
+    assert int(resumed.step) == 4
+    assert int(resumed.disc_optimizer.iterations) == 2
+    for a, b in zip(trainer.discriminator.variables,
+                    resumed.discriminator.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def weights(trainer):
+    return np.concatenate([v.numpy().ravel()
+                           for v in trainer.codec.trainable_variables])
+
+
+def new_trainer(run, config):
+    tf.keras.utils.set_random_seed(1)  # the same initial weights each time
+    return Trainer(run, ModelConfig(**TINY), config)
+
+
+def test_resume_continues_like_an_uninterrupted_run(tmp_path, batch):
+    """A run stopped at step 2 and resumed to 4 restores step, weights and
+    optimizer state, and ends close to one run straight to 4 (not equal:
+    the uniform noise of the rate estimate differs)."""
+    whole = new_trainer(tmp_path / "whole", SHORT)
+    start = weights(whole)
+    whole.fit(fixed(batch), log=io.StringIO())
+    first = new_trainer(tmp_path / "resumed",
+                        dataclasses.replace(SHORT, max_steps=2))
+    first.fit(fixed(batch), log=io.StringIO())
+    resumed = new_trainer(tmp_path / "resumed", SHORT)
+    assert int(resumed.step) == 2 and int(resumed.optimizer.iterations) == 2
+    for a, b in zip(first.optimizer.variables, resumed.optimizer.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    resumed.fit(fixed(batch), log=io.StringIO())
+    assert int(resumed.step) == 4
+    change = np.abs(weights(whole) - start).mean()
+    assert np.abs(weights(resumed) - weights(whole)).mean() < 0.1 * change
+
+
+def test_init_from_needs_a_checkpoint(tmp_path):
+    with pytest.raises(ConfigError, match="no checkpoint to start from"):
+        Trainer(tmp_path / "new", ModelConfig(**TINY), SHORT,
+                init_from=tmp_path / "nothing")
+
+
+@pytest.mark.parametrize("changes", [
+    dict(lmbda=0), dict(learning_rate=-1.), dict(gan_weight=-0.1),
+    dict(warmup_steps=-1), dict(disc_steps=0), dict(batch_size=0),
+    dict(distortion="psnr"), dict(gan_loss="relativistic"),
+    dict(target_bpp=0.), dict(target_bpp=0.2, rate_penalty=0.5),
+])
+def test_bad_training_configs(changes):
+    with pytest.raises(ConfigError):
+        dataclasses.replace(SHORT, **changes)
+
+
+def test_unknown_strategy_and_missing_tf_config(monkeypatch):
+    with pytest.raises(ConfigError, match="unknown strategy"):
+        make_strategy("tpu")
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ConfigError, match="TF_CONFIG"):
+        make_strategy("multi_worker")

@@ -13,9 +13,14 @@ from tfgancomp.image_io import Picture, picture_from_pil, picture_to_pil
 
 
 def load_model(path: str | os.PathLike):
-    """Loads a model directory (written by training or `store.save_codec`)."""
+    """Loads a model directory (written by training or `store.save_codec`)
+    or an export (`serving.export`): its encoder or decoder directory, one
+    version of it, or their parent."""
     if not os.path.isdir(path):  # before paying for TensorFlow's import
         raise ModelError(f"model not found: {path} is not a directory")
+    from tfgancomp import serving
+    if serving.find_export(path) is not None:
+        return serving.load_export(path)
     from tfgancomp.store import load_codec
     return load_codec(path)
 

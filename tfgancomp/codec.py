@@ -72,7 +72,9 @@ class Codec(tf.keras.Model):
     """Encoder, decoder, hyperprior and entropy models of one codec."""
 
     def __init__(self, config: ModelConfig, **kwargs):
-        super().__init__(name="codec", **kwargs)
+        # Float32 at the codec's boundary and in the entropy models, even
+        # when the transforms compute in float16 (mixed precision).
+        super().__init__(name="codec", dtype="float32", **kwargs)
         self.config = config
         self.analysis = AnalysisTransform(config)
         self.synthesis = SynthesisTransform(config)
@@ -130,7 +132,7 @@ class Codec(tf.keras.Model):
         fractional ones); `discrete` rounds to the nearest table instead, so
         that coding and the bit estimates outside training use one prior.
         """
-        params = self.hyper_synthesis(z_hat)
+        params = tf.cast(self.hyper_synthesis(z_hat), tf.float32)
         params = params[:, :latent_shape[0], :latent_shape[1], :]
         mean, scale_index = tf.split(params, 2, axis=-1)
         if discrete:
@@ -153,7 +155,8 @@ class Codec(tf.keras.Model):
         _, bits = main(y, scale_index, loc=mean, training=training)
         y_hat = mean + _ste_round(y - mean)
         size = tf.shape(images)[1:3]
-        x_hat = self.synthesis(y_hat)[:, :size[0], :size[1], :]
+        x_hat = tf.cast(self.synthesis(y_hat), tf.float32)
+        x_hat = x_hat[:, :size[0], :size[1], :]
         return Forward(x_hat, y_hat, bits, side_bits)
 
     # Coding with fixed tables.
@@ -207,10 +210,11 @@ class Codec(tf.keras.Model):
         convolution sees an even size; y keeps ⌈H/s⌉×⌈W/s⌉ positions.
         """
         c = self.config
-        y = self.analysis(_pad_to_multiple(images, c.latent_stride))
+        y = tf.cast(self.analysis(_pad_to_multiple(images, c.latent_stride)),
+                    tf.float32)
         z = self.hyper_analysis(
             _pad_to_multiple(y, c.hyper_stride // c.latent_stride))
-        return y, z
+        return y, tf.cast(z, tf.float32)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)])
     def compress(self, image):

@@ -109,16 +109,19 @@ class SpectralNorm(tf.keras.layers.Wrapper):
         return self.layer.compute_output_shape(input_shape)
 
     def normalized_kernel(self, training: bool = False) -> tf.Tensor:
-        kernel = self.layer.kernel
+        # In float32 also under mixed precision, where reading variables
+        # inside the layer gives float16.
+        kernel = tf.cast(self.layer.kernel, tf.float32)
         matrix = tf.reshape(kernel, [-1, self.layer.filters])
-        v = tf.math.l2_normalize(tf.linalg.matvec(matrix, self.u))
+        v = tf.math.l2_normalize(
+            tf.linalg.matvec(matrix, tf.cast(self.u, tf.float32)))
         u = tf.math.l2_normalize(
             tf.linalg.matvec(matrix, v, transpose_a=True))
         u, v = tf.stop_gradient(u), tf.stop_gradient(v)
         sigma = tf.tensordot(v, tf.linalg.matvec(matrix, u), 1)
         if training:
             self.u.assign(u)
-        return kernel / sigma
+        return tf.cast(kernel / sigma, self.compute_dtype)
 
     def call(self, inputs, training=False):
         kernel = self.normalized_kernel(training)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
 
-from tfgancomp.errors import TfgancompError
+from tfgancomp.errors import ModelError, TfgancompError
 
 
 def check_writable(path: Path, force: bool) -> None:
@@ -56,3 +57,27 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def read_description(path: Path, format_tag: str, version: int,
+                     missing: str) -> dict:
+    """A JSON object tagged {"format": format_tag, "version": version}.
+
+    ModelError with `missing` if the file does not exist, or naming what
+    is wrong with it.
+    """
+    try:
+        description = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelError(missing) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelError(f"cannot read {path}: {e}") from None
+    if (not isinstance(description, dict)
+            or description.get("format") != format_tag):
+        raise ModelError(f"{path} is not a {format_tag} description")
+    if description.get("version") != version:
+        raise ModelError(
+            f"{path} has {format_tag} format version "
+            f"{description.get('version')!r}; this tfgancomp reads "
+            f"version {version}")
+    return description

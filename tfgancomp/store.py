@@ -18,6 +18,7 @@ import tensorflow as tf
 from tfgancomp.codec import Codec
 from tfgancomp.config import ModelConfig
 from tfgancomp.errors import ConfigError, ModelError
+from tfgancomp.files import read_description
 
 FORMAT = "tfgancomp-model"
 FORMAT_VERSION = 1
@@ -48,21 +49,9 @@ def save_codec(codec: Codec, directory: str | os.PathLike, name: str) -> Path:
 
 
 def _read_metadata(directory: Path) -> dict:
-    path = directory / METADATA
-    if not path.is_file():
-        raise ModelError(
-            f"{directory} is not a tfgancomp model: no {METADATA}")
-    try:
-        metadata = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelError(f"cannot read {path}: {e}") from None
-    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
-        raise ModelError(f"{path} is not a {FORMAT} description")
-    if metadata.get("version") != FORMAT_VERSION:
-        raise ModelError(
-            f"{path} has model format version {metadata.get('version')!r}; "
-            f"this tfgancomp reads version {FORMAT_VERSION}")
-    return metadata
+    return read_description(
+        directory / METADATA, FORMAT, FORMAT_VERSION,
+        f"{directory} is not a tfgancomp model: no {METADATA}")
 
 
 def find_model_dir(path: str | os.PathLike) -> Path:
