@@ -37,8 +37,8 @@ def _quiet_tensorflow():
 def _load_model(path):
     if path is None:
         raise ModelError(
-            "no model given: pass --model DIR, a model directory written by "
-            "train/train.py")
+            "no model given: pass --model DIR, a directory written by "
+            "train/train.py or export/export.py")
     _quiet_tensorflow()
     from tfgancomp.api import load_model
     return load_model(path)
