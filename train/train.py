@@ -56,6 +56,9 @@ flags.DEFINE_integer("downscale", 2,
                      "Downscale photos by this factor before cropping (JPEG "
                      "blocks otherwise teach the codec to make them).")
 flags.DEFINE_integer("patch_size", 256, "Side of the random training crops.")
+flags.DEFINE_bool("cache", False,
+                  "Keep the decoded, downscaled training images in memory "
+                  "(only for image sets that fit).")
 flags.DEFINE_integer("batch_size", 8,
                      "Global batch: split over replicas and workers.")
 # Objective.
@@ -154,7 +157,7 @@ def configs():
         validation_images=FLAGS.validation_images, data_dir=FLAGS.data_dir,
         manual_dir=FLAGS.manual_dir, download=FLAGS.download,
         downscale=FLAGS.downscale, patch_size=FLAGS.patch_size,
-        batch_size=FLAGS.batch_size)
+        batch_size=FLAGS.batch_size, cache=FLAGS.cache)
     return model, disc, train, data
 
 
