@@ -7,17 +7,17 @@ import os
 import numpy as np
 from PIL import Image
 
-from tfgancomp import bitstream
+from tfgancomp import bitstream, zoo
 from tfgancomp.errors import BitstreamError, ModelError, ModelMismatchError
 from tfgancomp.image_io import Picture, picture_from_pil, picture_to_pil
 
 
-def load_model(path: str | os.PathLike):
-    """Loads a model directory (written by training or `store.save_codec`)
-    or an export (`serving.export`): its encoder or decoder directory, one
-    version of it, or their parent."""
-    if not os.path.isdir(path):  # before paying for TensorFlow's import
-        raise ModelError(f"model not found: {path} is not a directory")
+def load_model(model: str | os.PathLike | None = None):
+    """Loads a shipped model by name (`zoo.DEFAULT_MODEL` if None), a model
+    directory (written by training or `store.save_codec`) or an export
+    (`serving.export`): its encoder or decoder directory, one version of
+    it, or their parent."""
+    path = zoo.resolve(model)  # before paying for TensorFlow's import
     from tfgancomp import serving
     if serving.find_export(path) is not None:
         return serving.load_export(path)
@@ -33,9 +33,13 @@ def _as_picture(image) -> Picture:
     return picture_from_pil(image)
 
 
-def compress(image, model) -> bytes:
-    """Compresses a Pillow image, an [H, W(, 3)] uint8 array or a Picture."""
+def compress(image, model=None) -> bytes:
+    """Compresses a Pillow image, an [H, W(, 3)] uint8 array or a Picture
+    with `model`, or by default with the default shipped model (loaded anew
+    on each call: pass a model to compress many images)."""
     picture = _as_picture(image)
+    if model is None:
+        model = load_model()
     string, side_string = model.compress(picture.rgb)
     alpha = None if picture.alpha is None else picture.alpha.tobytes()
     return bitstream.pack(bitstream.Container(
@@ -55,8 +59,22 @@ def check_model(container: bitstream.Container, model) -> None:
             f"'{model.model_name}' ({fingerprint.hex()})")
 
 
-def decompress_container(container: bitstream.Container, model) -> Picture:
+def model_for(container: bitstream.Container):
+    """The shipped model named in a file's header, loaded."""
+    if container.model_name not in zoo.shipped_models():
+        raise ModelError(
+            f"the file was written by model '{container.model_name}', "
+            f"which is not shipped with tfgancomp: pass its directory")
+    return load_model(container.model_name)
+
+
+def decompress_container(container: bitstream.Container,
+                         model=None) -> Picture:
+    """Decodes a parsed file with `model`, or by default with the shipped
+    model its header names."""
     import tensorflow as tf
+    if model is None:
+        model = model_for(container)
     check_model(container, model)
     try:
         rgb = model.decompress(container.string, container.side_string,
@@ -71,6 +89,9 @@ def decompress_container(container: bitstream.Container, model) -> Picture:
                    icc_profile=container.icc_profile, exif=container.exif)
 
 
-def decompress(data: bytes, model) -> Image.Image:
-    """Decodes .tfgc bytes to a Pillow image with its ICC profile and EXIF."""
+def decompress(data: bytes, model=None) -> Image.Image:
+    """Decodes .tfgc bytes to a Pillow image with its ICC profile and EXIF.
+
+    Without `model`, the shipped model named in the header decodes (loaded
+    anew on each call: pass a model to decode many files)."""
     return picture_to_pil(decompress_container(bitstream.unpack(data), model))
