@@ -30,7 +30,13 @@ setup(
         "pillow>=10.1",
         "absl-py>=1.0",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={
+        "jxl": ["pillow-jxl-plugin>=1.3"],  # JPEG XL in `evaluate`
+        "plot": ["matplotlib>=3.7"],  # `evaluate --plot`
+        # SciPy cross-checks the BD-rate interpolation and FID's matrix root.
+        "test": ["pytest>=7", "pillow-jxl-plugin>=1.3", "matplotlib>=3.7",
+                 "scipy>=1.9"],
+    },
     entry_points={"console_scripts": ["tfgancomp = tfgancomp.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3.11",
