@@ -160,3 +160,164 @@ def test_console_script_in_a_real_process(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("tfgancomp: error:")
     assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def three_images(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i, (h, w) in enumerate([(64, 72), (80, 64), (168, 176)]):
+        Image.fromarray(photo_like(h, w, seed=20 + i)).save(
+            folder / f"{i}.png")
+    return folder
+
+
+def test_evaluate_writes_json_csv_and_plot(capsys, tmp_path, three_images):
+    import csv
+
+    from tfgancomp.reports import RECORD_FIELDS
+    paths = [tmp_path / name for name in ("rd.json", "rd.csv", "rd.png")]
+    code, out, err = run(capsys, "evaluate", "--images", three_images,
+                         "--codecs", "jpeg-420,webp", "--json", paths[0],
+                         "--csv", paths[1], "--plot", paths[2])
+    assert code == 0, err
+    document = json.loads(paths[0].read_text())
+    assert len(document["images"]) == 3
+    assert [c["name"] for c in document["codecs"]] == ["jpeg-420", "webp"]
+    assert len(document["records"]) == 3 * 18
+    assert set(document["records"][0]) == set(RECORD_FIELDS)
+    assert set(document["means"][0]) == {
+        "codec", "setting", "images", "bpp", "psnr", "ms_ssim",
+        "detail_ratio", "encode_ms", "decode_ms"}
+    assert {(e["test"], e["anchor"]) for e in document["bd"]} == {
+        ("webp", "jpeg-420"), ("jpeg-420", "webp")}
+    with open(paths[1], newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == RECORD_FIELDS and len(rows) == 3 * 18
+    assert Image.open(paths[2]).format == "PNG"
+    assert "means per setting" in out and "BD-rate vs anchor" in out
+    assert f"wrote {paths[2]}" in out
+    assert "evaluate 54/54 (100%)" in err and "error" not in err
+
+
+def test_evaluate_with_a_model(capsys, tmp_path, three_images,
+                               trained_model_dir):
+    target = tmp_path / "rd.csv"
+    twice = f"{trained_model_dir},{trained_model_dir}"
+    code, out, err = run(capsys, "evaluate", "--images", three_images,
+                         "--codecs", "jpeg-420", "--csv", target,
+                         "--models", twice)
+    assert code == 0, err
+    rows = target.read_text().splitlines()
+    assert rows[0].endswith(",bits_saved_vs_jpeg-420")
+    assert len(rows) == 1 + 3 * 9 + 3  # one model, named twice
+    assert sum(f",tfgancomp,model={trained_model_dir}," in r
+               for r in rows) == 3
+    assert "bits saved at equal PSNR" in out
+    assert "n/a: tfgancomp vs jpeg-420: needs 2 or more points" in out
+
+
+def test_evaluate_reports_what_is_missing(capsys, tmp_path, three_images,
+                                          monkeypatch):
+    from tfgancomp import baselines
+
+    def no_plugin():
+        raise ImportError("No module named 'pillow_jxl'")
+    monkeypatch.setattr(baselines, "_import_jxl", no_plugin)
+    target = tmp_path / "rd.json"
+    code, _, err = run(capsys, "evaluate", "--images", three_images / "0.png",
+                       "--codecs", "jpeg-420,jpegxl", "--json", target)
+    assert code == 0
+    assert "note: jpegxl skipped: needs pillow-jxl-plugin" in err
+    assert "tfgancomp[jxl]" in json.loads(target.read_text())[
+        "unavailable"]["jpegxl"]
+    code, _, err = run(capsys, "evaluate", "--images", three_images,
+                       "--codecs", "jpegxl")
+    assert_user_error(code, err, "nothing to evaluate", "pillow-jxl-plugin")
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    code, _, err = run(capsys, "evaluate", "--images", three_images,
+                       "--codecs", "webp", "--json", tmp_path / "new.json",
+                       "--plot", tmp_path / "rd.png")
+    assert_user_error(code, err, "--plot needs matplotlib",
+                      "pip install 'tfgancomp[plot]'")
+    assert not (tmp_path / "new.json").exists()
+
+
+def test_evaluate_user_mistakes(capsys, tmp_path, three_images):
+    def evaluate(*args):
+        return run(capsys, "evaluate", "--codecs", "jpeg-420", *args)
+    code, _, err = evaluate("--images", tmp_path / "missing")
+    assert_user_error(code, err, "no files match", "missing")
+    (tmp_path / "empty").mkdir()
+    code, _, err = evaluate("--images", tmp_path / "empty")
+    assert_user_error(code, err, "no image files")
+    code, _, err = run(capsys, "evaluate", "--images", three_images,
+                       "--codecs", "jpeg,gif")
+    assert_user_error(code, err, "unknown codec 'gif'")
+    existing = tmp_path / "rd.json"
+    existing.write_text("precious")
+    code, _, err = evaluate("--images", three_images, "--json", existing)
+    assert_user_error(code, err, "already exists", "--force")
+    assert existing.read_text() == "precious"
+    code, _, err = evaluate("--images", three_images, "--csv",
+                            tmp_path / "nowhere" / "rd.csv")
+    assert_user_error(code, err, "does not exist")
+    code, _, err = evaluate("--images", three_images, "--fid_weights",
+                            tmp_path / "inception.h5")
+    assert_user_error(code, err, "InceptionV3 weights not found")
+    code, _, err = evaluate("--images", three_images, "--fid_patch", "0")
+    assert_user_error(code, err, "--fid_patch")
+    code, _, err = evaluate("--images", three_images, "--models",
+                            tmp_path / "no_model")
+    assert_user_error(code, err, "model not found")
+    code, _, err = evaluate("--images", three_images, "--json", existing,
+                            "--force")
+    assert code == 0 and json.loads(existing.read_text())["records"]
+
+
+def test_compare_codecs(capsys, tmp_path, three_images, trained_model_dir):
+    image = three_images / "2.png"
+    output = tmp_path / "side.png"
+    code, out, err = run(capsys, "compare-codecs", image, "--bpp", "0.8",
+                         "--codecs", "jpeg,webp", "-o", output)
+    assert code == 0, err
+    picture = Image.open(output)
+    assert picture.format == "PNG"
+    assert picture.width == 4 * (176 + 6) + 6  # original + 3 codecs
+    rates = [float(line.split()[2]) for line in out.splitlines()[:3]]
+    assert rates == pytest.approx([0.8] * 3, rel=0.05)
+
+    output = tmp_path / "with_model.png"
+    code, out, err = run(capsys, "compare-codecs", image, "--model",
+                         trained_model_dir, "--codecs", "webp", "--crop",
+                         "64", "-o", output)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("tfgancomp") and lines[1].startswith("webp")
+    model_bpp = float(lines[0].split()[2])
+    assert float(lines[1].split()[2]) == pytest.approx(model_bpp, rel=0.05)
+    assert Image.open(output).size[0] == 3 * (64 + 6) + 6
+
+
+def test_compare_codecs_user_mistakes(capsys, tmp_path, three_images):
+    image = three_images / "0.png"
+    output = tmp_path / "side.png"
+    code, _, err = run(capsys, "compare-codecs", image, "-o", output)
+    assert_user_error(code, err, "--bpp", "--model")
+    for bad in ("-1", "0", "nan", "100"):
+        code, _, err = run(capsys, "compare-codecs", image, "--bpp", bad,
+                           "-o", output)
+        assert_user_error(code, err, "--bpp")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare-codecs", str(image), "--bpp", "lots", "-o",
+              str(output)])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    output.write_text("precious")
+    code, _, err = run(capsys, "compare-codecs", image, "--bpp", "1", "-o",
+                       output)
+    assert_user_error(code, err, "already exists")
+    code, _, err = run(capsys, "compare-codecs", tmp_path / "nope.png",
+                       "--bpp", "1", "-o", tmp_path / "x.png")
+    assert_user_error(code, err, "nope.png")

@@ -1,4 +1,5 @@
-"""The `tfgancomp` command: compress, decompress, info, compare.
+"""The `tfgancomp` command: compress, decompress, info, compare, evaluate,
+compare-codecs.
 
 Every user mistake ends in one line on stderr and a non-zero exit status;
 TensorFlow is imported only by the subcommands that run a model.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -160,6 +162,118 @@ def cmd_compare(args):
     _print_table(values, args.json)
 
 
+def _models(values) -> dict:
+    """--models: model directories, repeated or comma-separated, loaded and
+    keyed by the name given."""
+    names = dict.fromkeys(name.strip() for value in values or ()
+                          for name in value.split(",") if name.strip())
+    return {name: _load_model(name) for name in names}
+
+
+def _check_output(path) -> Path:
+    path = Path(path)
+    if path.parent.is_dir() and not os.access(path.parent, os.W_OK):
+        raise TfgancompError(f"cannot write to directory {path.parent}")
+    return path
+
+
+def _codecs_here(names: str) -> tuple[list, dict]:
+    """The codecs named that run here, and why the others do not."""
+    from tfgancomp import baselines
+    codecs, missing = [], {}
+    for codec in baselines.resolve(names):
+        reason = baselines.unavailable_reason(codec.name)
+        if reason:
+            missing[codec.name] = reason
+        else:
+            codecs.append(codec)
+    return codecs, missing
+
+
+def _note_missing(missing: dict):
+    _note(f"{name} skipped: {reason}" for name, reason in missing.items())
+
+
+def cmd_evaluate(args):
+    from tfgancomp import evaluation, reports
+    from tfgancomp.progress import Progress
+    images = evaluation.find_images(args.images)
+    codecs, missing = _codecs_here(args.codecs)
+    outputs = {kind: _check_output(path) for kind, path in
+               (("json", args.json), ("csv", args.csv), ("plot", args.plot))
+               if path}
+    for path in outputs.values():
+        check_writable(path, args.force)
+    if "plot" in outputs:
+        reports.require_matplotlib()
+    if args.fid_patch < 1:
+        raise TfgancompError("--fid_patch must be a positive number of px")
+    if not codecs and not args.models:
+        reasons = "; ".join(f"{n}: {r}" for n, r in missing.items())
+        raise TfgancompError(f"nothing to evaluate: no --models, and no "
+                             f"codec runs here ({reasons})")
+    curves = [evaluation.codec_curve(c) for c in codecs]
+    models = _models(args.models)
+    if models:
+        curves.append(evaluation.model_curve(models))
+    _quiet_tensorflow()  # MS-SSIM
+    inception = None
+    if args.fid_weights:
+        from tfgancomp.metrics import InceptionFeatures
+        inception = InceptionFeatures(args.fid_weights)
+    _note_missing(missing)
+    results = evaluation.run(images, curves, Progress("evaluate"), inception,
+                             args.fid_patch)
+    document = evaluation.summarize(results, missing)
+    writers = {"json": reports.to_json, "csv": reports.to_csv,
+               "plot": reports.rd_plot}
+    for kind, path in outputs.items():
+        write_new_file(path, writers[kind](document), force=args.force)
+    _say(reports.table(document))
+    for path in outputs.values():
+        _say(f"wrote {path}")
+
+
+def cmd_compare_codecs(args):
+    from tfgancomp import evaluation, reports
+    from tfgancomp.image_io import read_image
+    original = read_image(args.image).rgb
+    output = _check_output(args.output)
+    check_writable(output, args.force)
+    if args.bpp is not None and not 0 < args.bpp <= 24:
+        raise TfgancompError("--bpp must be above 0 and at most 24")
+    if args.model is None and args.bpp is None:
+        raise TfgancompError("compare-codecs needs --bpp B, or --model to "
+                             "compare at the model's rate")
+    if args.crop < 1:
+        raise TfgancompError("--crop must be a positive number of px")
+    codecs, missing = _codecs_here(args.codecs)
+    _note_missing(missing)
+    entries = []
+    if args.model:
+        setting = evaluation.model_setting(args.model, _load_model(args.model))
+        record, decoded = evaluation.measure(
+            original, setting, Path(args.image).stat().st_size)
+        entries.append({"codec": evaluation.MODEL_CURVE,
+                        "setting": setting.label, "bpp": record["bpp"],
+                        "psnr": record["psnr"], "pixels": decoded})
+    target = args.bpp if args.bpp is not None else entries[0]["bpp"]
+    entries += evaluation.at_bpp(original, codecs, target)
+    height, width = original.shape[:2]
+    tiles = [(["original", f"{width}x{height}"], original)]
+    for e in entries:
+        tiles.append(([e["codec"], f"{e['bpp']:.3f} bpp, "
+                       f"{e['psnr']:.2f} dB"], e["pixels"]))
+        _say(f"{e['codec']:<10} {e['setting']:<16} {e['bpp']:.4f} bpp  "
+             f"PSNR {e['psnr']:.2f} dB")
+        if not math.isclose(e["bpp"], target, rel_tol=0.05):
+            _note([f"{e['codec']} comes no closer to {target:.4f} bpp"])
+    write_new_file(output, reports.side_by_side(tiles, args.crop),
+                   force=args.force)
+    _say(f"wrote {output} (crops of {min(args.crop, width)}x"
+         f"{min(args.crop, height)} px; PSNR of the whole image)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tfgancomp", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version",
@@ -197,6 +311,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model directory to decode a .tfgc OTHER")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_compare)
+
+    p = commands.add_parser(
+        "evaluate", help="rate-distortion against classical codecs")
+    p.add_argument("--images", required=True, metavar="DIR_OR_GLOB",
+                   help="a directory of images, or a glob ('**' recurses)")
+    p.add_argument("--models", action="append", metavar="DIRS",
+                   help="model directories, comma-separated or repeated; "
+                        "each is one rate-distortion point")
+    p.add_argument("--codecs", default="jpeg,webp,jpeg2000,avif,jpegxl",
+                   help="comma-separated: jpeg (= jpeg-420,jpeg-444), "
+                        "webp, jpeg2000, avif, jpegxl (default: all)")
+    p.add_argument("--json", metavar="OUT", help="write all results as JSON")
+    p.add_argument("--csv", metavar="OUT",
+                   help="write one row per image, codec and setting")
+    p.add_argument("--plot", metavar="OUT.png",
+                   help="write the RD curves (needs matplotlib)")
+    p.add_argument("--fid_weights", metavar="PATH",
+                   help="InceptionV3 weights (Keras .h5, no top) to add FID "
+                        "and KID per setting")
+    p.add_argument("--fid_patch", type=int, default=128, metavar="PX",
+                   help="patch size for FID and KID (default 128)")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite existing output files")
+    p.set_defaults(run=cmd_evaluate)
+
+    p = commands.add_parser(
+        "compare-codecs",
+        help="side-by-side crops of every codec at one rate")
+    p.add_argument("image")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.png")
+    p.add_argument("--bpp", type=float,
+                   help="the rate (default: the model's on this image)")
+    p.add_argument("--model", help="model directory: adds its picture")
+    p.add_argument("--codecs", default="jpeg,webp,jpeg2000,avif,jpegxl",
+                   help="comma-separated codecs (default: all)")
+    p.add_argument("--crop", type=int, default=256, metavar="PX",
+                   help="side of the centre crop shown (default 256)")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite an existing output file")
+    p.set_defaults(run=cmd_compare_codecs)
     return parser
 
 
