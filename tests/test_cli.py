@@ -276,6 +276,17 @@ def test_evaluate_user_mistakes(capsys, tmp_path, three_images):
     assert code == 0 and json.loads(existing.read_text())["records"]
 
 
+def _table(out):
+    """Rows of the table compare-codecs prints: name -> (bytes, bpp)."""
+    rows = {}
+    for line in out.splitlines()[1:]:
+        if line.startswith("wrote"):
+            break
+        name, _, size, bpp = line.split()[:4]
+        rows[name] = int(size), float(bpp)
+    return rows
+
+
 def test_compare_codecs(capsys, tmp_path, three_images, trained_model_dir):
     image = three_images / "2.png"
     output = tmp_path / "side.png"
@@ -285,19 +296,36 @@ def test_compare_codecs(capsys, tmp_path, three_images, trained_model_dir):
     picture = Image.open(output)
     assert picture.format == "PNG"
     assert picture.width == 4 * (176 + 6) + 6  # original + 3 codecs
-    rates = [float(line.split()[2]) for line in out.splitlines()[:3]]
-    assert rates == pytest.approx([0.8] * 3, rel=0.05)
+    rows = _table(out)
+    assert list(rows) == ["jpeg-420", "jpeg-444", "webp"]
+    assert [bpp for _, bpp in rows.values()] == pytest.approx([0.8] * 3,
+                                                              rel=0.05)
 
     output = tmp_path / "with_model.png"
+    keep = tmp_path / "files"
+    keep.mkdir()
     code, out, err = run(capsys, "compare-codecs", image, "--model",
                          trained_model_dir, "--codecs", "webp", "--crop",
-                         "64", "-o", output)
+                         "64", "-o", output, "--keep", keep)
     assert code == 0, err
-    lines = out.splitlines()
-    assert lines[0].startswith("tfgancomp") and lines[1].startswith("webp")
-    model_bpp = float(lines[0].split()[2])
-    assert float(lines[1].split()[2]) == pytest.approx(model_bpp, rel=0.05)
+    rows = _table(out)
+    assert list(rows) == [str(trained_model_dir), "webp"]
+    (model_bytes, model_bpp), (webp_bytes, webp_bpp) = rows.values()
+    assert webp_bpp == pytest.approx(model_bpp, rel=0.05)
     assert Image.open(output).size[0] == 3 * (64 + 6) + 6
+    # The files kept are the ones measured, and decode to their PNGs.
+    coded = keep / f"2.{trained_model_dir.name}.tfgc"
+    assert sorted(p.name for p in keep.iterdir()) == sorted([
+        coded.name, f"2.{trained_model_dir.name}.png", "2.webp.webp",
+        "2.webp.png"])
+    assert (keep / "2.webp.webp").stat().st_size == webp_bytes
+    assert coded.stat().st_size == model_bytes
+    code, _, err = run(capsys, "decompress", coded, "-o", tmp_path / "d.png",
+                       "--model", trained_model_dir)
+    assert code == 0, err
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(tmp_path / "d.png")),
+        np.asarray(Image.open(keep / f"2.{trained_model_dir.name}.png")))
 
 
 def test_compare_codecs_user_mistakes(capsys, tmp_path, three_images):

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 from conftest import photo_like
+from PIL import Image
 
 import tfgancomp
 from tfgancomp import zoo
@@ -86,3 +87,50 @@ def test_a_broken_card_is_a_model_error(shipped, tmp_path, monkeypatch):
         zoo.card("broken")
     assert json.loads((shipped / "tiny" / zoo.CARD).read_text())["name"] == (
         "tiny")
+
+
+def test_the_command_uses_shipped_models(shipped, tmp_path, monkeypatch,
+                                         capsys):
+    from tfgancomp.cli import main
+    monkeypatch.setattr(zoo, "DEFAULT_MODEL", "tiny")
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("tiny (default): a tiny test model [")
+    assert main(["models", "--json"]) == 0
+    listed, = json.loads(capsys.readouterr().out)
+    assert listed["name"] == "tiny" and listed["megabytes"] > 0
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray(photo_like(48, 80, seed=2)).save(photo)
+    assert main(["compress", str(photo)]) == 0  # the default model
+    assert main(["decompress", str(tmp_path / "photo.tfgc"), "-o",
+                 str(tmp_path / "back.png")]) == 0  # found by its header
+    assert main(["compare", str(photo), str(tmp_path / "photo.tfgc"),
+                 "--json"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "photo.tfgc"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["model_name"] == "tiny"
+
+
+def test_demo_writes_every_file_it_measures(shipped, tmp_path, monkeypatch,
+                                            capsys):
+    from tfgancomp.cli import main
+    monkeypatch.setattr(zoo, "DEFAULT_MODEL", "tiny")
+    out_dir = tmp_path / "demo"
+    assert main(["demo", "-o", str(out_dir)]) == 0
+    out = capsys.readouterr().out
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted([
+        "chelsea.tiny.tfgc", "chelsea.tiny.png", "chelsea.jpeg-420.jpg",
+        "chelsea.jpeg-420.png", "chelsea.webp.webp", "chelsea.webp.png",
+        "side_by_side.png"])
+    rows = {line.split()[0]: line.split() for line in out.splitlines()
+            if line.split() and line.split()[0] in ("tiny", "webp")}
+    tiny_bytes = (out_dir / "chelsea.tiny.tfgc").stat().st_size
+    assert int(rows["tiny"][2]) == tiny_bytes
+    assert int(rows["webp"][2]) == pytest.approx(tiny_bytes, rel=0.05)
+    # A second run keeps the user's files unless told otherwise.
+    assert main(["demo", "-o", str(out_dir)]) == 1
+    assert "already exists" in capsys.readouterr().err
+    monkeypatch.setattr(zoo, "DEFAULT_MODEL", "default-gan")
+    assert main(["demo", "-o", str(tmp_path / "other")]) == 1
+    assert "'default-gan' is not installed" in capsys.readouterr().err

@@ -29,6 +29,7 @@ class Codec:
     integer: bool
     sweep: tuple[float, ...]
     save: Callable[[float], dict]  # knob value -> Image.save arguments
+    extension: str  # of the files it writes
 
     def setting(self, value: float) -> str:
         return f"{self.knob}={value:g}"
@@ -43,25 +44,26 @@ _JPEG_SWEEP = (5, 10, 15, 25, 35, 50, 65, 80, 90)
 
 CODECS = {c.name: c for c in (
     Codec("jpeg-420", "JPEG 4:2:0 (libjpeg-turbo, optimized Huffman)",
-          "quality", 1, 95, True, _JPEG_SWEEP, _jpeg(2)),
+          "quality", 1, 95, True, _JPEG_SWEEP, _jpeg(2), ".jpg"),
     Codec("jpeg-444", "JPEG 4:4:4 (libjpeg-turbo, optimized Huffman)",
-          "quality", 1, 95, True, _JPEG_SWEEP, _jpeg(0)),
+          "quality", 1, 95, True, _JPEG_SWEEP, _jpeg(0), ".jpg"),
     Codec("webp", "WebP (libwebp, method 6)", "quality", 0, 100, False,
           (0, 10, 25, 40, 55, 70, 80, 90, 95),
-          lambda q: dict(format="WEBP", quality=float(q), method=6)),
+          lambda q: dict(format="WEBP", quality=float(q), method=6),
+          ".webp"),
     Codec("jpeg2000", "JPEG 2000 (OpenJPEG, 9/7 wavelet, colour transform, "
           "rate-targeted)", "rate", 0.01, 12.0, False,
           (0.1, 0.15, 0.25, 0.4, 0.6, 0.85, 1.2, 1.7, 2.4),
           lambda bpp: dict(format="JPEG2000", quality_mode="rates",
                            quality_layers=[24.0 / bpp], irreversible=True,
-                           mct=1)),
+                           mct=1), ".jp2"),
     Codec("avif", "AVIF (Pillow's libavif, 4:2:0, speed 6)", "quality", 0,
           100, True, (5, 20, 35, 50, 60, 70, 80, 88, 94),
-          lambda q: dict(format="AVIF", quality=int(q), speed=6)),
+          lambda q: dict(format="AVIF", quality=int(q), speed=6), ".avif"),
     Codec("jpegxl", "JPEG XL (pillow-jxl-plugin, effort 7)", "quality", 0,
           99, False, (5, 20, 35, 50, 65, 75, 85, 90, 95),
           lambda q: dict(format="JXL", quality=float(q), effort=7,
-                         lossless_jpeg=False)),
+                         lossless_jpeg=False), ".jxl"),
 )}
 
 # What --codecs accepts: a family name or one codec's name.

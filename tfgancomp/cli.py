@@ -1,5 +1,5 @@
 """The `tfgancomp` command: compress, decompress, info, compare, evaluate,
-compare-codecs.
+compare-codecs, demo, models.
 
 Every user mistake ends in one line on stderr and a non-zero exit status;
 TensorFlow is imported only by the subcommands that run a model.
@@ -36,14 +36,26 @@ def _quiet_tensorflow():
     tf.get_logger().setLevel("ERROR")
 
 
-def _load_model(path):
-    if path is None:
+def _load_model(model):
+    """A model directory or shipped model's name; None: the default."""
+    from tfgancomp import zoo
+    if model is None and zoo.DEFAULT_MODEL not in zoo.shipped_models():
         raise ModelError(
-            "no model given: pass --model DIR, a directory written by "
+            f"no model given, and the default model '{zoo.DEFAULT_MODEL}' "
+            "is not installed: pass --model DIR, a directory written by "
             "train/train.py or export/export.py")
     _quiet_tensorflow()
     from tfgancomp.api import load_model
-    return load_model(path)
+    return load_model(model)
+
+
+def _model_for(container, model):
+    """--model if given, else the shipped model a file's header names."""
+    if model is not None:
+        return _load_model(model)
+    _quiet_tensorflow()
+    from tfgancomp.api import model_for
+    return model_for(container)
 
 
 def _say(*parts):
@@ -82,7 +94,7 @@ def cmd_decompress(args):
     output_format(output)  # a bad extension fails before decoding
     container = bitstream.unpack(_read_bytes(source))
     check_writable(output, args.force)
-    model = _load_model(args.model)
+    model = _model_for(container, args.model)
     start = time.perf_counter()
     picture = decompress_container(container, model)
     seconds = time.perf_counter() - start
@@ -133,7 +145,8 @@ def _comparable_pixels(path, model_path):
     if Path(path).suffix.lower() == ".tfgc":
         from tfgancomp.api import decompress_container
         container = bitstream.unpack(_read_bytes(path))
-        return decompress_container(container, _load_model(model_path)).rgb
+        return decompress_container(
+            container, _model_for(container, model_path)).rgb
     return read_image(path).rgb
 
 
@@ -234,44 +247,129 @@ def cmd_evaluate(args):
         _say(f"wrote {path}")
 
 
-def cmd_compare_codecs(args):
+def _check_bpp(bpp):
+    if bpp is not None and not 0 < bpp <= 24:
+        raise TfgancompError("--bpp must be above 0 and at most 24")
+
+
+def _show_at_one_rate(image, model_names, codec_names: str, bpp, picture,
+                      crop: int, force: bool, files_dir=None):
+    """Every model, then every codec at the first model's rate (or `bpp`),
+    on one image: prints a table and writes the side-by-side `picture`,
+    and into `files_dir` each coded file and its decoded PNG."""
     from tfgancomp import evaluation, reports
     from tfgancomp.image_io import read_image
-    original = read_image(args.image).rgb
-    output = _check_output(args.output)
-    check_writable(output, args.force)
-    if args.bpp is not None and not 0 < args.bpp <= 24:
-        raise TfgancompError("--bpp must be above 0 and at most 24")
-    if args.model is None and args.bpp is None:
+    if crop < 1:
+        raise TfgancompError("--crop must be a positive number of px")
+    original = read_image(image).rgb
+    picture = _check_output(picture)
+    codecs, missing = _codecs_here(codec_names)
+    outputs = [picture]
+    stem = Path(image).stem
+    if files_dir is not None:
+        names = [Path(m).name for m in model_names] + [c.name for c in codecs]
+        extensions = [".tfgc"] * len(model_names) + [c.extension
+                                                      for c in codecs]
+        outputs += [Path(files_dir) / f"{stem}.{name}{suffix}"
+                    for name, extension in zip(names, extensions)
+                    for suffix in (extension, ".png")]
+    for path in outputs:  # before the slow part
+        check_writable(path, force)
+    _note_missing(missing)
+    models = {name: _load_model(name) for name in model_names}
+    shown = evaluation.at_one_rate(original, Path(image).stat().st_size,
+                                   models, codecs, bpp)
+    target = bpp if bpp is not None else shown[0].coded.record["bpp"]
+    _say(reports.shown_table(shown))
+    for entry in shown[len(models):]:
+        if not math.isclose(entry.coded.record["bpp"], target, rel_tol=0.05):
+            _note([f"{entry.name} comes no closer to {target:.4f} bpp"])
+    height, width = original.shape[:2]
+    tiles = [(["original", f"{width}x{height}"], original)] + [
+        ([e.name, f"{e.coded.record['bpp']:.3f} bpp, "
+                  f"{e.coded.record['psnr']:.2f} dB"], e.coded.decoded)
+        for e in shown]
+    written = [write_new_file(picture, reports.side_by_side(tiles, crop),
+                              force=force)]
+    if files_dir is not None:
+        from PIL import Image
+        files = iter(outputs[1:])
+        for entry in shown:
+            written.append(write_new_file(next(files), entry.coded.data,
+                                          force=force))
+            written.append(write_new_file(
+                next(files), _png(Image.fromarray(entry.coded.decoded)),
+                force=force))
+    _say(f"wrote {', '.join(map(str, written))}\n(crops of "
+         f"{min(crop, width)}x{min(crop, height)} px; measures of the "
+         "whole image)")
+
+
+def _png(image) -> bytes:
+    import io
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def cmd_compare_codecs(args):
+    _check_bpp(args.bpp)
+    if not args.model and args.bpp is None:
         raise TfgancompError("compare-codecs needs --bpp B, or --model to "
                              "compare at the model's rate")
-    if args.crop < 1:
-        raise TfgancompError("--crop must be a positive number of px")
-    codecs, missing = _codecs_here(args.codecs)
-    _note_missing(missing)
-    entries = []
-    if args.model:
-        setting = evaluation.model_setting(args.model, _load_model(args.model))
-        record, decoded = evaluation.measure(
-            original, setting, Path(args.image).stat().st_size)
-        entries.append({"codec": evaluation.MODEL_CURVE,
-                        "setting": setting.label, "bpp": record["bpp"],
-                        "psnr": record["psnr"], "pixels": decoded})
-    target = args.bpp if args.bpp is not None else entries[0]["bpp"]
-    entries += evaluation.at_bpp(original, codecs, target)
-    height, width = original.shape[:2]
-    tiles = [(["original", f"{width}x{height}"], original)]
-    for e in entries:
-        tiles.append(([e["codec"], f"{e['bpp']:.3f} bpp, "
-                       f"{e['psnr']:.2f} dB"], e["pixels"]))
-        _say(f"{e['codec']:<10} {e['setting']:<16} {e['bpp']:.4f} bpp  "
-             f"PSNR {e['psnr']:.2f} dB")
-        if not math.isclose(e["bpp"], target, rel_tol=0.05):
-            _note([f"{e['codec']} comes no closer to {target:.4f} bpp"])
-    write_new_file(output, reports.side_by_side(tiles, args.crop),
-                   force=args.force)
-    _say(f"wrote {output} (crops of {min(args.crop, width)}x"
-         f"{min(args.crop, height)} px; PSNR of the whole image)")
+    models = list(dict.fromkeys(args.model or ()))
+    _show_at_one_rate(args.image, models, args.codecs, args.bpp,
+                      args.output, args.crop, args.force, args.keep)
+
+
+def cmd_demo(args):
+    from tfgancomp import zoo
+    shipped = list(zoo.shipped_models())
+    if zoo.DEFAULT_MODEL not in shipped:
+        raise ModelError(f"the default model '{zoo.DEFAULT_MODEL}' is not "
+                         f"installed (shipped: {', '.join(shipped) or '-'})")
+    # The default model first: the codecs match its rate.
+    models = [zoo.DEFAULT_MODEL] + [m for m in shipped
+                                    if m != zoo.DEFAULT_MODEL]
+    out = Path(args.output_dir)
+    if out.exists() and not out.is_dir():
+        raise TfgancompError(f"{out} exists and is not a directory")
+    if not out.parent.is_dir():
+        raise TfgancompError(f"directory {out.parent} does not exist")
+    out.mkdir(exist_ok=True)
+    image = args.image or zoo.SAMPLE_PHOTO
+    _say(f"{image}: {len(models)} shipped models, then JPEG and WebP at the "
+         f"file size of {zoo.DEFAULT_MODEL}")
+    _show_at_one_rate(image, models, "jpeg-420,webp", None,
+                      out / "side_by_side.png", args.crop, args.force, out)
+
+
+def cmd_models(args):
+    from tfgancomp import zoo
+    rows = []
+    for name, directory in zoo.shipped_models().items():
+        card = zoo.card(name)
+        rows.append({"name": name, "default": name == zoo.DEFAULT_MODEL,
+                     "megabytes": zoo.size_bytes(directory) / 1e6,
+                     "description": card.get("description", ""),
+                     "results": card.get("results", {}),
+                     "path": str(directory)})
+    if args.json:
+        _say(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        _say("no shipped models")
+        return
+    for row in rows:
+        results = row["results"]
+        measured = ", ".join(
+            f"{key} {results[key]:.4g}" for key in
+            ("bpp", "psnr", "ms_ssim", "detail_ratio") if key in results)
+        _say(f"{row['name']}{' (default)' if row['default'] else ''}: "
+             f"{row['description']} [{row['megabytes']:.1f} MB]")
+        if measured:
+            _say(f"    on {results.get('images', 'test images')}: "
+                 f"{measured}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -284,7 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("compress", help="image -> .tfgc file")
     p.add_argument("image", help="input image (PNG, JPEG, WebP, TIFF, …)")
     p.add_argument("-o", "--output", help="output file (default IMAGE.tfgc)")
-    p.add_argument("--model", help="model directory")
+    p.add_argument("--model",
+                   help="model directory or shipped model's name (default "
+                        "default-gan; see `tfgancomp models`)")
     p.add_argument("--force", action="store_true",
                    help="overwrite an existing output file")
     p.set_defaults(run=cmd_compress)
@@ -294,7 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output",
                    help="output image; format from its extension "
                         "(default FILE.png)")
-    p.add_argument("--model", help="model directory")
+    p.add_argument("--model",
+                   help="model directory or shipped model's name (default: "
+                        "the shipped model named in the file)")
     p.add_argument("--force", action="store_true",
                    help="overwrite an existing output file")
     p.set_defaults(run=cmd_decompress)
@@ -308,7 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
         "compare", help="PSNR, SSIM, MS-SSIM (and bpp) of OTHER vs ORIGINAL")
     p.add_argument("original")
     p.add_argument("other", help="an image file, or a .tfgc file to decode")
-    p.add_argument("--model", help="model directory to decode a .tfgc OTHER")
+    p.add_argument("--model",
+                   help="model to decode a .tfgc OTHER (default: the "
+                        "shipped model named in the file)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_compare)
 
@@ -343,15 +447,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUT.png")
     p.add_argument("--bpp", type=float,
                    help="the rate (default: the model's on this image)")
-    p.add_argument("--model", help="model directory: adds its picture")
+    p.add_argument("--model", action="append",
+                   help="a model (directory or shipped name) to show; "
+                        "repeat for several")
     p.add_argument("--codecs", default="jpeg,webp,jpeg2000,avif,jpegxl",
                    help="comma-separated codecs (default: all)")
-    p.add_argument("--crop", type=int, default=256, metavar="PX",
-                   help="side of the centre crop shown (default 256)")
-    p.add_argument("--force", action="store_true",
-                   help="overwrite an existing output file")
+    p.add_argument("--keep", metavar="DIR",
+                   help="also write each coded file and its decoded PNG "
+                        "into DIR")
+    _crop_and_force(p)
     p.set_defaults(run=cmd_compare_codecs)
+
+    p = commands.add_parser(
+        "demo", help="the shipped models on a photo, next to JPEG and "
+                     "WebP at the same file size")
+    p.add_argument("image", nargs="?",
+                   help="a photo (default: the sample photo in the package)")
+    p.add_argument("-o", "--output_dir", default="tfgancomp-demo",
+                   metavar="DIR", help="where the files and the picture go "
+                                       "(default tfgancomp-demo)")
+    _crop_and_force(p)
+    p.set_defaults(run=cmd_demo)
+
+    p = commands.add_parser("models", help="list the shipped models")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=cmd_models)
     return parser
+
+
+def _crop_and_force(parser):
+    parser.add_argument("--crop", type=int, default=256, metavar="PX",
+                        help="side of the centre crop shown (default 256)")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite existing output files")
 
 
 def _version() -> str:

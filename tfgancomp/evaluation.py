@@ -13,7 +13,7 @@ import dataclasses
 import glob
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -30,6 +30,13 @@ class Setting:
     label: str  # "quality=50", "model=runs/a"
     encode: Callable[[np.ndarray], bytes]
     decode: Callable[[bytes], np.ndarray]
+
+
+class Coded(NamedTuple):
+    """One real encoding and decoding: its measures, file and pixels."""
+    record: dict
+    data: bytes
+    decoded: np.ndarray
 
 
 @dataclasses.dataclass
@@ -81,9 +88,9 @@ def find_images(spec: str) -> list[Path]:
 
 
 def measure(original: np.ndarray, setting: Setting,
-            input_bytes: int) -> tuple[dict, np.ndarray]:
-    """One real encoding and decoding: the record, and the decoded pixels.
-    Milliseconds are wall-clock around the in-memory encode and decode."""
+            input_bytes: int) -> Coded:
+    """One real encoding and decoding. Milliseconds are wall-clock around
+    the in-memory encode and decode."""
     start = time.perf_counter()
     data = setting.encode(original)
     encoded = time.perf_counter()
@@ -91,7 +98,7 @@ def measure(original: np.ndarray, setting: Setting,
     decode_ms = 1000 * (time.perf_counter() - encoded)
     height, width = original.shape[:2]
     size = len(data)
-    return {
+    return Coded({
         "bytes": size,
         "bpp": metrics.bits_per_pixel(size, height, width),
         "psnr": metrics.psnr(original, decoded),
@@ -101,7 +108,7 @@ def measure(original: np.ndarray, setting: Setting,
         "ratio_vs_input_file": input_bytes / size,
         "encode_ms": 1000 * (encoded - start),
         "decode_ms": decode_ms,
-    }, decoded
+    }, data, decoded)
 
 
 @dataclasses.dataclass
@@ -166,7 +173,7 @@ def run(images: list[Path], curves: list[Curve],
             for setting in curve.settings:
                 if index == 0:
                     setting.decode(setting.encode(original))
-                record, decoded = measure(original, setting, input_bytes)
+                record, _, decoded = measure(original, setting, input_bytes)
                 records.append({
                     "image": str(path), "width": original.shape[1],
                     "height": original.shape[0], "codec": curve.name,
@@ -293,16 +300,32 @@ def summarize(results: Results, unavailable: dict[str, str]) -> dict:
     }
 
 
-def at_bpp(original: np.ndarray, codecs: list[baselines.Codec],
-           target: float) -> list[dict]:
-    """Each codec at the knob value closest to `target` bpp: its name,
-    setting, bpp, PSNR and decoded pixels."""
-    out = []
+class Shown(NamedTuple):
+    """A model's or a codec's take on one image, for a side-by-side view."""
+    name: str  # the model's name as given, or the codec's
+    setting: str
+    extension: str  # of its file
+    coded: Coded
+
+
+def at_one_rate(original: np.ndarray, input_bytes: int, models: dict,
+                codecs: list[baselines.Codec],
+                bpp: float | None = None) -> list[Shown]:
+    """Every model (a dict: name -> model) on `original`, then every codec
+    at the knob value closest to `bpp`, by default to the first model's
+    rate. Each is run untimed once first, as `run` does."""
+    shown = []
+    for name, model in models.items():
+        setting = model_setting(name, model)
+        setting.decode(setting.encode(original))
+        shown.append(Shown(name, setting.label, ".tfgc",
+                           measure(original, setting, input_bytes)))
+    if bpp is None:
+        bpp = shown[0].coded.record["bpp"]
     for codec in codecs:
-        value, data = baselines.encode_at_bpp(codec, original, target)
-        decoded = baselines.decode(codec, data)
-        out.append({"codec": codec.name, "setting": codec.setting(value),
-                    "bpp": baselines.bpp(data, original),
-                    "psnr": metrics.psnr(original, decoded),
-                    "pixels": decoded})
-    return out
+        value, _ = baselines.encode_at_bpp(codec, original, bpp)
+        setting = codec_curve(codec, [value]).settings[0]
+        setting.decode(setting.encode(original))
+        shown.append(Shown(codec.name, setting.label, codec.extension,
+                           measure(original, setting, input_bytes)))
+    return shown

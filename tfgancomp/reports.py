@@ -86,6 +86,20 @@ def _means_table(rows: list[dict]) -> str:
     return _grid(header, lines)
 
 
+def shown_table(shown) -> str:
+    """One line per model or codec of `evaluation.at_one_rate`."""
+    header = ["", "setting", "bytes", "bpp", "PSNR", "MS-SSIM", "detail",
+              "enc ms", "dec ms"]
+    rows = []
+    for entry in shown:
+        r = entry.coded.record
+        rows.append([entry.name, entry.setting, r["bytes"],
+                     _number(r["bpp"], 4), _number(r["psnr"], 2),
+                     _number(r["ms_ssim"], 4), _number(r["detail_ratio"], 3),
+                     _number(r["encode_ms"], 1), _number(r["decode_ms"], 1)])
+    return _grid(header, rows)
+
+
 def _bd_matrix(bd: list[dict], field: str, digits: int, suffix: str) -> str:
     anchors = list(dict.fromkeys(e["anchor"] for e in bd))
     tests = [n for n in dict.fromkeys(anchors + [e["test"] for e in bd])

@@ -19,6 +19,8 @@ from tfgancomp.errors import ModelError
 
 PRETRAINED = Path(__file__).resolve().with_name("pretrained")
 DEFAULT_MODEL = "default-gan"
+# CC0, see samples/README.md.
+SAMPLE_PHOTO = Path(__file__).resolve().with_name("samples") / "chelsea.png"
 CARD = "card.json"
 
 
