@@ -18,7 +18,7 @@ $(VENV)/.installed: setup.py
 install: $(VENV)/.installed
 
 demo: install
-	$(PY) scripts/demo.py
+	$(VENV)/bin/tfgancomp demo -o demo_out --force
 
 test: install
 	$(PY) -m pytest -q

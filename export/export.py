@@ -1,10 +1,11 @@
 """Exports a trained codec as encoder and decoder SavedModels for serving.
 
     python export/export.py --model_dir=runs/a --export_dir=serving/ \
-        [--version=1] [--force]
+        [--version=1] [--force] [--checkpoint]
 
 writes serving/encoder/1/, serving/decoder/1/ and serving/models.config
-(see tfgancomp/serving.py and BUILD_NOTES.md).
+(see tfgancomp/serving.py and BUILD_NOTES.md). --checkpoint exports the
+latest checkpoint of a run that has not finished (or was stopped).
 """
 
 import os
@@ -20,6 +21,7 @@ from tfgancomp import serving  # noqa: E402
 from tfgancomp.errors import TfgancompError  # noqa: E402
 from tfgancomp.flag_parsing import one_line_parser  # noqa: E402
 from tfgancomp.store import load_codec  # noqa: E402
+from tfgancomp.training import latest_codec  # noqa: E402
 
 flags.DEFINE_string("model_dir", None,
                     "Model to export: a directory written by train/train.py "
@@ -31,6 +33,9 @@ flags.DEFINE_integer("version", 1, "Version number of this export.",
                      lower_bound=1)
 flags.DEFINE_bool("force", False,
                   "Replace an existing version and models.config.")
+flags.DEFINE_bool("checkpoint", False,
+                  "Export the latest checkpoint of the run in --model_dir "
+                  "instead of the model/ it writes when it ends.")
 FLAGS = flags.FLAGS
 
 
@@ -44,7 +49,11 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     tf.get_logger().setLevel("ERROR")
     try:
-        codec = load_codec(FLAGS.model_dir)
+        if FLAGS.checkpoint:
+            codec, step = latest_codec(FLAGS.model_dir)
+            print(f"latest checkpoint: step {step}")
+        else:
+            codec = load_codec(FLAGS.model_dir)
         written = serving.export(codec, FLAGS.export_dir, FLAGS.version,
                                  force=FLAGS.force)
     except TfgancompError as e:

@@ -276,6 +276,17 @@ def test_export_script(trained_model_dir, tmp_path):
         assert result.stderr.count("\n") == 1, result.stderr
         assert result.stderr.startswith("export.py: error:")
         assert words in result.stderr
+    # A run's latest checkpoint exports as the model the run wrote.
+    latest = run(f"--model_dir={trained_model_dir}",
+                 f"--export_dir={tmp_path / 'latest'}", "--checkpoint")
+    assert latest.returncode == 0, latest.stderr
+    assert "latest checkpoint: step 600" in latest.stdout
+    identity = ok.stdout.splitlines()[0]  # model 'tiny' (fingerprint)
+    assert identity in latest.stdout
+    nothing = run(f"--model_dir={tmp_path}", f"--export_dir={tmp_path}",
+                  "--checkpoint")
+    assert nothing.returncode != 0
+    assert "not a training run" in nothing.stderr
 
 
 # Fresh processes without tfgancomp.

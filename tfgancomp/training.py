@@ -38,7 +38,7 @@ from tfgancomp.discriminator import (
     DiscriminatorConfig,
     MultiScaleDiscriminator,
 )
-from tfgancomp.errors import ConfigError, TrainingError
+from tfgancomp.errors import ConfigError, ModelError, TrainingError
 
 CONFIG = "config.json"
 CHECKPOINTS = "checkpoints"
@@ -237,7 +237,7 @@ class Trainer:
             return
         self.model_dir.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(
-            {"model": self.model_config.to_dict(),
+            {"name": self.name, "model": self.model_config.to_dict(),
              "discriminator": self.disc_config.to_dict(),
              "train": dataclasses.asdict(self.train_config)}, indent=2) + "\n")
 
@@ -501,6 +501,28 @@ class Trainer:
         """Fixes the range-coding tables and writes `model_dir/model`."""
         self.codec.fix_tables()
         return store.save_codec(self.codec, self.model_dir / MODEL, self.name)
+
+
+def latest_codec(model_dir: str | os.PathLike) -> tuple[Codec, int]:
+    """The codec of a run's latest checkpoint with its tables fixed, and
+    its step: what the run would export if it ended now."""
+    model_dir = Path(model_dir)
+    try:
+        stored = json.loads((model_dir / CONFIG).read_text())
+        config = ModelConfig.from_dict(stored["model"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ModelError(f"{model_dir} is not a training run: cannot read "
+                         f"{CONFIG} ({e})") from None
+    latest = tf.train.latest_checkpoint(model_dir / CHECKPOINTS)
+    if latest is None:
+        raise ModelError(f"{model_dir / CHECKPOINTS} holds no checkpoint")
+    codec = Codec(config)
+    step = tf.Variable(0, dtype=tf.int64)
+    Trainer._restore_checkpoint(tf.train.Checkpoint(codec=codec, step=step),
+                                latest, model_dir, partial=True)
+    codec.fix_tables()
+    codec.model_name = stored.get("name", model_dir.resolve().name)
+    return codec, int(step.numpy())
 
 
 def _format(metrics: dict) -> str:

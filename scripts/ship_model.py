@@ -1,0 +1,88 @@
+"""Ships a training run as a model inside the package, with its model card.
+
+    python scripts/ship_model.py --run runs/default-mse \\
+        --description "..." --command "python train/train.py ..." \\
+        [--results eval.json] [--force]
+
+Exports the run's latest checkpoint to tfgancomp/pretrained/NAME/ (NAME:
+the run's model name, which its files carry) and writes the model card:
+training command, data, steps and wall time (from the run's TensorBoard
+events), and with --results the model's means on the evaluated images and
+the bits it saves against each classical codec, from `tfgancomp evaluate
+--models NAME --json` (run after a first shipping, then ship again).
+"""
+
+import argparse
+import glob
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+GAP = 600  # seconds between summaries that count as a stopped run
+
+
+def wall_time_hours(run: Path) -> float:
+    """Training time in the run's summaries, without the pauses between
+    resumptions."""
+    import tensorflow as tf
+    times = sorted(
+        event.wall_time for path in glob.glob(str(run / "train" / "events*"))
+        for event in tf.compat.v1.train.summary_iterator(path))
+    return sum(b - a for a, b in zip(times, times[1:]) if b - a < GAP) / 3600
+
+
+def results(document: dict, name: str) -> dict:
+    """The model's means and bits saved in a `tfgancomp evaluate` JSON."""
+    setting = f"model={name}"
+    means, = [m for m in document["means"] if m["setting"] == setting]
+    out = {"images": f"{len(document['images'])} images of "
+                     f"{Path(document['images'][0]).parent}"}
+    out.update({k: means[k] for k in ("bpp", "psnr", "ms_ssim",
+                                      "detail_ratio", "encode_ms",
+                                      "decode_ms")})
+    for saved in document["bits_saved"]:
+        if saved["model"] == name and saved["percent"] is not None:
+            out[f"bits_saved_vs_{saved['codec']}_percent"] = saved["percent"]
+            out[f"images_in_range_of_{saved['codec']}"] = (
+                f"{saved['images_used']}/{saved['images_total']}")
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", required=True, type=Path)
+    parser.add_argument("--description", required=True)
+    parser.add_argument("--command", required=True,
+                        help="the training command(s), as run")
+    parser.add_argument("--data", default="bsds500/train, bsds500/val and "
+                        "sun_hays80, downscaled by 2")
+    parser.add_argument("--results", type=Path,
+                        help="JSON of `tfgancomp evaluate` with this model")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the shipped model of that name")
+    args = parser.parse_args()
+
+    from tfgancomp import zoo
+    from tfgancomp.errors import TfgancompError
+    from tfgancomp.training import latest_codec
+    try:
+        codec, step = latest_codec(args.run)
+        facts = {"description": args.description, "training": {
+            "command": args.command, "data": args.data, "steps": step,
+            "wall_time_hours": round(wall_time_hours(args.run), 2),
+            "machine": f"{os.cpu_count()} CPU cores, no GPU"}}
+        if args.results:
+            document = json.loads(args.results.read_text())
+            facts["results"] = results(document, codec.model_name)
+        directory = zoo.ship(codec, codec.model_name, facts, args.force)
+    except TfgancompError as e:
+        sys.exit(f"ship_model.py: error: {e}")
+    print(f"{directory}: {zoo.size_bytes(directory) / 1e6:.1f} MB, "
+          f"step {step}")
+
+
+if __name__ == "__main__":
+    main()
