@@ -111,8 +111,10 @@ def test_user_mistakes(capsys, tmp_path, photo, trained_model_dir):
     assert_user_error(code, err, "model not found")
     code, _, err = run(capsys, "compress", photo, "--model", tmp_path)
     assert_user_error(code, err, "not a tfgancomp model")
+    code, _, err = run(capsys, "compress", photo)  # the default model
+    assert code == 0, err
     code, _, err = run(capsys, "compress", photo)
-    assert_user_error(code, err, "--model")
+    assert_user_error(code, err, "already exists")
     code, _, err = run(capsys, "decompress", tmp_path / "text.txt",
                        "--model", trained_model_dir)
     assert_user_error(code, err, "not a .tfgc file")
