@@ -12,7 +12,8 @@ setup(
     python_requires=">=3.9,<3.12",
     packages=find_packages(include=["tfgancomp", "tfgancomp.*"]),
     include_package_data=True,
-    package_data={"tfgancomp": ["pretrained/**/*"]},
+    package_data={"tfgancomp": ["pretrained/**/*", "presets/*.json",
+                                "samples/*"]},
     install_requires=[
         # tensorflow-compression's last release works only with TF 2.14.
         "tensorflow==2.14.1",

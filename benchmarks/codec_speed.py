@@ -38,7 +38,7 @@ def main():
     import numpy as np
 
     import tfgancomp
-    from tfgancomp import bitstream
+    from tfgancomp.formats import bitstream
     model, load_seconds = timed(lambda: tfgancomp.load_model(args.model))
     rng = np.random.default_rng(0)
     first = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)

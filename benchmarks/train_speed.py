@@ -30,15 +30,15 @@ def main():
     import numpy as np
     import tensorflow as tf
 
-    from tfgancomp.config import ModelConfig
-    from tfgancomp.training import TrainConfig, Trainer
+    from tfgancomp.model.config import ModelConfig
+    from tfgancomp.training.config import TrainConfig
+    from tfgancomp.training.trainer import Trainer
 
     model = ModelConfig(num_filters=args.num_filters,
                         latent_channels=args.latent_channels,
                         hyper_filters=args.hyper_filters,
                         hyper_channels=args.hyper_channels)
-    config = TrainConfig(batch_size=args.batch_size,
-                         patch_size=args.patch_size, gan_weight=0.1)
+    config = TrainConfig(gan_weight=0.1)
     rng = np.random.default_rng(0)
     images = tf.constant(rng.uniform(size=(
         args.batch_size, args.patch_size, args.patch_size, 3)), tf.float32)

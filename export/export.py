@@ -4,8 +4,9 @@
         [--version=1] [--force] [--checkpoint]
 
 writes serving/encoder/1/, serving/decoder/1/ and serving/models.config
-(see tfgancomp/serving.py and BUILD_NOTES.md). --checkpoint exports the
-latest checkpoint of a run that has not finished (or was stopped).
+(see tfgancomp/deploy/savedmodel.py and BUILD_NOTES.md). --checkpoint
+exports the latest checkpoint of a run that has not finished (or was
+stopped).
 """
 
 import os
@@ -17,15 +18,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
-from tfgancomp import serving  # noqa: E402
+from tfgancomp.deploy import resolve, savedmodel  # noqa: E402
 from tfgancomp.errors import TfgancompError  # noqa: E402
-from tfgancomp.flag_parsing import one_line_parser  # noqa: E402
-from tfgancomp.store import load_codec  # noqa: E402
-from tfgancomp.training import latest_codec  # noqa: E402
+from tfgancomp.training.checkpoints import latest_codec  # noqa: E402
+from tfgancomp.training.flags import one_line_parser  # noqa: E402
 
 flags.DEFINE_string("model_dir", None,
-                    "Model to export: a directory written by train/train.py "
-                    "or its model/ subdirectory.", required=True)
+                    "Model to export: a run of train/train.py, its model/, "
+                    "another export or a shipped model's name.",
+                    required=True)
 flags.DEFINE_string("export_dir", None,
                     "Where encoder/VERSION/, decoder/VERSION/ and "
                     "models.config go.", required=True)
@@ -53,8 +54,8 @@ def main(argv):
             codec, step = latest_codec(FLAGS.model_dir)
             print(f"latest checkpoint: step {step}")
         else:
-            codec = load_codec(FLAGS.model_dir)
-        written = serving.export(codec, FLAGS.export_dir, FLAGS.version,
+            codec = resolve.load_codec(FLAGS.model_dir)
+        written = savedmodel.export(codec, FLAGS.export_dir, FLAGS.version,
                                  force=FLAGS.force)
     except TfgancompError as e:
         sys.exit(f"export.py: error: {e}")
@@ -65,7 +66,7 @@ def main(argv):
     for side, path in written.items():
         print(f"{side}: {path} ({_size(path) / 1e6:.2f} MB)")
     print(f"TF Serving config: "
-          f"{os.path.join(FLAGS.export_dir, serving.MODELS_CONFIG)}")
+          f"{os.path.join(FLAGS.export_dir, savedmodel.MODELS_CONFIG)}")
 
 
 if __name__ == "__main__":

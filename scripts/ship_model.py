@@ -1,15 +1,16 @@
 """Ships a training run as a model inside the package, with its model card.
 
     python scripts/ship_model.py --run runs/default-mse \\
-        --description "..." --command "python train/train.py ..." \\
+        --preset default-mse [--description "..."] [--note "..."] \\
         [--results eval.json] [--force]
 
 Exports the run's latest checkpoint to tfgancomp/pretrained/NAME/ (NAME:
 the run's model name, which its files carry) and writes the model card:
-training command, data, steps and wall time (from the run's TensorBoard
-events), and with --results the model's means on the evaluated images and
-the bits it saves against each classical codec, from `tfgancomp evaluate
---models NAME --json` (run after a first shipping, then ship again).
+training preset (tfgancomp/presets/), data, steps and wall time (from
+the run's TensorBoard events), and with --results the model's means on
+the evaluated images and the bits it saves against each classical codec,
+from `tfgancomp evaluate --models NAME --json` (run after a first
+shipping, then ship again).
 """
 
 import argparse
@@ -54,9 +55,12 @@ def results(document: dict, name: str) -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, type=Path)
-    parser.add_argument("--description", required=True)
-    parser.add_argument("--command", required=True,
-                        help="the training command(s), as run")
+    parser.add_argument("--preset", required=True,
+                        help="the preset the run trained with")
+    parser.add_argument("--description",
+                        help="default: the preset's description")
+    parser.add_argument("--note", help="how the run departed from the "
+                                       "preset, if it did")
     parser.add_argument("--data", default="bsds500/train, bsds500/val and "
                         "sun_hays80, downscaled by 2")
     parser.add_argument("--results", type=Path,
@@ -65,22 +69,29 @@ def main():
                         help="replace the shipped model of that name")
     args = parser.parse_args()
 
-    from tfgancomp import zoo
+    from tfgancomp.deploy import shipped
     from tfgancomp.errors import TfgancompError
-    from tfgancomp.training import latest_codec
+    from tfgancomp.training.checkpoints import latest_codec
+    from tfgancomp.training.flags import load_preset
     try:
+        preset = load_preset(args.preset)
         codec, step = latest_codec(args.run)
-        facts = {"description": args.description, "training": {
-            "command": args.command, "data": args.data, "steps": step,
-            "wall_time_hours": round(wall_time_hours(args.run), 2),
-            "machine": f"{os.cpu_count()} CPU cores, no GPU"}}
+        training = {"preset": args.preset}
+        if args.note:
+            training["note"] = args.note
+        facts = {"description": args.description or preset["description"],
+                 "training": dict(training, data=args.data, steps=step,
+                                  wall_time_hours=round(
+                                      wall_time_hours(args.run), 2),
+                                  machine=f"{os.cpu_count()} CPU cores, "
+                                          "no GPU")}
         if args.results:
             document = json.loads(args.results.read_text())
             facts["results"] = results(document, codec.model_name)
-        directory = zoo.ship(codec, codec.model_name, facts, args.force)
+        directory = shipped.ship(codec, codec.model_name, facts, args.force)
     except TfgancompError as e:
         sys.exit(f"ship_model.py: error: {e}")
-    print(f"{directory}: {zoo.size_bytes(directory) / 1e6:.1f} MB, "
+    print(f"{directory}: {shipped.size_bytes(directory) / 1e6:.1f} MB, "
           f"step {step}")
 
 

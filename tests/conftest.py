@@ -47,15 +47,16 @@ def trained_model_dir(tmp_path_factory, image_folder) -> Path:
     """A tiny codec trained for 600 steps through the real Trainer."""
     import tensorflow as tf
 
-    from tfgancomp.config import ModelConfig
-    from tfgancomp.data import folder_dataset
-    from tfgancomp.training import TrainConfig, Trainer
+    from tfgancomp.model.config import ModelConfig
+    from tfgancomp.training.config import TrainConfig
+    from tfgancomp.training.data import folder_dataset
+    from tfgancomp.training.trainer import Trainer
     tf.keras.utils.set_random_seed(0)
     model_dir = tmp_path_factory.mktemp("run")
     # 128-pixel crops give 2×2 side latents: with 64, the side latents are
     # 1×1 and the hyper-synthesis never learns its spatial context.
-    train = TrainConfig(lmbda=0.01, learning_rate=2e-3, batch_size=4,
-                        patch_size=128, max_steps=600, log_every=1000)
+    train = TrainConfig(lmbda=0.01, learning_rate=2e-3, max_steps=600,
+                        log_every=1000)
     trainer = Trainer(model_dir, ModelConfig(**TINY), train, name="tiny")
     trainer.fit(folder_dataset(image_folder, 128, 4, downscale_factor=1),
                 log=open(os.devnull, "w"))

@@ -26,42 +26,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 EXPECTED = Path(__file__).resolve().parent / "expected" / "shipped_models.json"
 
 
-def python_codec(name: str):
-    """The in-memory Codec of shipped model `name`, its weights and tables
-    taken by name from the exported SavedModels: it codes with the Python
-    code of today, not with the graphs traced when the model shipped."""
-    import tensorflow as tf
-
-    from tfgancomp import zoo
-    from tfgancomp.codec import Codec
-    from tfgancomp.config import ModelConfig
-    directory = zoo.shipped_path(name)
-    identity = json.loads(
-        (directory / "encoder/1/assets/tfgancomp.json").read_text())
-    codec = Codec(ModelConfig.from_dict(identity["config"]))
-    codec.fix_tables(placeholders=True)
-    saved = {v.name: v for side in ("encoder", "decoder") for v in
-             tf.saved_model.load(str(directory / side / "1")).weights}
-    for part in (codec.analysis, codec.hyper_analysis, codec.hyper_synthesis,
-                 codec.synthesis, codec.entropy_model,
-                 codec.side_entropy_model):
-        for variable in part.variables:
-            variable.assign(saved[variable.name])
-    codec.model_name = identity["model_name"]
-    return codec
-
-
 def digests(name: str, python: bool = False) -> dict:
     """The SHA-256 of the file shipped model `name` writes for the sample
     photo, and of the pixels decoded from it: with its exported
-    SavedModels, or with `python` the in-memory codec of its weights."""
+    SavedModels, or with `python` the in-memory Codec of their weights
+    (coding with today's Python code, not the graphs traced when the model
+    shipped)."""
     import numpy as np
     from PIL import Image
 
     import tfgancomp
-    from tfgancomp import zoo
-    photo = np.asarray(Image.open(zoo.SAMPLE_PHOTO).convert("RGB"))
-    model = python_codec(name) if python else tfgancomp.load_model(name)
+    from tfgancomp.deploy import shipped
+    photo = np.asarray(Image.open(shipped.SAMPLE_PHOTO).convert("RGB"))
+    from tfgancomp.deploy import resolve
+    model = (resolve.load_codec(name) if python else
+             tfgancomp.load_model(name))
     data = tfgancomp.compress(photo, model)
     decoded = np.ascontiguousarray(tfgancomp.decompress(data, model))
     return {"tfgc_sha256": hashlib.sha256(data).hexdigest(),
@@ -72,14 +51,14 @@ def digests(name: str, python: bool = False) -> dict:
 def main() -> int:
     import tensorflow as tf
 
-    from tfgancomp import zoo
+    from tfgancomp.deploy import shipped
     document = {
         "about": "tests/golden.py: SHA-256 of each shipped model's .tfgc "
                  "for the sample photo and of its decoded RGB pixels",
         "platform": {"machine": platform.machine(),
                      "tensorflow": tf.__version__,
                      "python": platform.python_version()},
-        "models": {name: digests(name) for name in zoo.shipped_models()},
+        "models": {name: digests(name) for name in shipped.shipped_models()},
     }
     EXPECTED.write_text(json.dumps(document, indent=2) + "\n")
     print(f"wrote {EXPECTED}")

@@ -4,9 +4,9 @@ import zlib
 
 import pytest
 
-from tfgancomp import bitstream
-from tfgancomp.bitstream import Container
 from tfgancomp.errors import BitstreamError
+from tfgancomp.formats import bitstream
+from tfgancomp.formats.bitstream import Container
 
 
 def container(**changes):

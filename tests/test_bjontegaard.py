@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.interpolate import PchipInterpolator
 
-from tfgancomp.bjontegaard import (
+from tfgancomp.evaluation.bjontegaard import (
     CurveError,
     Pchip,
     bd_psnr,

@@ -10,8 +10,8 @@ import pytest
 from conftest import photo_like
 from PIL import Image
 
-from tfgancomp import metrics
 from tfgancomp.cli import main
+from tfgancomp.evaluation import metrics
 
 
 @pytest.fixture
@@ -177,7 +177,7 @@ def three_images(tmp_path):
 def test_evaluate_writes_json_csv_and_plot(capsys, tmp_path, three_images):
     import csv
 
-    from tfgancomp.reports import RECORD_FIELDS
+    from tfgancomp.evaluation.reports import RECORD_FIELDS
     paths = [tmp_path / name for name in ("rd.json", "rd.csv", "rd.png")]
     code, out, err = run(capsys, "evaluate", "--images", three_images,
                          "--codecs", "jpeg-420,webp", "--json", paths[0],
@@ -221,11 +221,11 @@ def test_evaluate_with_a_model(capsys, tmp_path, three_images,
 
 def test_evaluate_reports_what_is_missing(capsys, tmp_path, three_images,
                                           monkeypatch):
-    from tfgancomp import baselines
+    from tfgancomp.evaluation import classical
 
     def no_plugin():
         raise ImportError("No module named 'pillow_jxl'")
-    monkeypatch.setattr(baselines, "_import_jxl", no_plugin)
+    monkeypatch.setattr(classical, "_import_jxl", no_plugin)
     target = tmp_path / "rd.json"
     code, _, err = run(capsys, "evaluate", "--images", three_images / "0.png",
                        "--codecs", "jpeg-420,jpegxl", "--json", target)

@@ -9,9 +9,10 @@ import tensorflow as tf
 from conftest import TINY, photo_like
 
 import tfgancomp
-from tfgancomp import bitstream, metrics
-from tfgancomp.codec import Codec
-from tfgancomp.config import ModelConfig
+from tfgancomp.evaluation import metrics
+from tfgancomp.formats import bitstream
+from tfgancomp.model.codec import Codec
+from tfgancomp.model.config import ModelConfig
 
 
 def test_forward_shapes_and_gradients():
@@ -93,7 +94,7 @@ def test_saved_model_codes_like_the_trained_one(model, trained_model_dir):
 
 
 def test_wrong_model_is_refused(model, tmp_path):
-    from tfgancomp.store import save_codec
+    from tfgancomp.deploy.store import save_codec
     other = Codec(ModelConfig(**TINY))
     other.fix_tables()
     save_codec(other, tmp_path / "other", "other")

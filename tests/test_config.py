@@ -1,7 +1,7 @@
 import pytest
 
-from tfgancomp.config import ModelConfig
 from tfgancomp.errors import ConfigError
+from tfgancomp.model.config import ModelConfig
 
 
 def test_json_round_trip():

@@ -7,7 +7,8 @@ import tensorflow_datasets as tfds
 from conftest import photo_like
 from PIL import Image
 
-from tfgancomp.data import (
+from tfgancomp.errors import ConfigError
+from tfgancomp.training.data import (
     DataConfig,
     folder_dataset,
     held_out,
@@ -15,7 +16,6 @@ from tfgancomp.data import (
     train_dataset,
     validation_dataset,
 )
-from tfgancomp.errors import ConfigError
 
 
 def batches(dataset, count):

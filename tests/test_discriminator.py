@@ -3,13 +3,13 @@ import pytest
 import tensorflow as tf
 from conftest import photo_like
 
-from tfgancomp.discriminator import (
+from tfgancomp.errors import ConfigError
+from tfgancomp.training.discriminator import (
     DiscriminatorConfig,
     MultiScaleDiscriminator,
     SpectralNorm,
     upsample_latents,
 )
-from tfgancomp.errors import ConfigError
 
 LATENT_CHANNELS = 16
 SMALL = DiscriminatorConfig(base_filters=8)

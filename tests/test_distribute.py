@@ -21,13 +21,14 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from tfgancomp.config import ModelConfig
-from tfgancomp.training import TrainConfig, Trainer
+from tfgancomp.model.config import ModelConfig
+from tfgancomp.training.config import TrainConfig
+from tfgancomp.training.trainer import Trainer
 
 images, runs = np.load(sys.argv[1]), sys.argv[2]
 model = ModelConfig(**json.loads(sys.argv[3]))
-config = TrainConfig(lmbda=0.01, learning_rate=1e-3, batch_size=4,
-                     patch_size=64, max_steps=1, log_every=1000)
+config = TrainConfig(lmbda=0.01, learning_rate=1e-3, max_steps=1,
+                     log_every=1000)
 batches = tf.data.Dataset.from_tensors(tf.constant(images)).repeat()
 def weights(trainer):
     return np.concatenate([v.numpy().ravel()

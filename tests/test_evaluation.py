@@ -11,9 +11,9 @@ import pytest
 from conftest import photo_like
 from PIL import Image
 
-from tfgancomp import baselines, bjontegaard, evaluation, metrics, reports
+from tfgancomp.cli.progress import Progress
 from tfgancomp.errors import TfgancompError
-from tfgancomp.progress import Progress
+from tfgancomp.evaluation import bjontegaard, classical, metrics, reports, runs
 
 
 @pytest.fixture(scope="module")
@@ -29,34 +29,34 @@ def images(tmp_path_factory):
 def _curves():
     """JPEG 4:2:0 and WebP on short sweeps, plus WebP at three other
     qualities posing as a curve of three models."""
-    fake_models = evaluation.codec_curve(baselines.CODECS["webp"],
+    fake_models = runs.codec_curve(classical.CODECS["webp"],
                                          (30, 60, 85))
-    fake_models = evaluation.Curve(
-        evaluation.MODEL_CURVE, "three 'models'", False,
-        [evaluation.Setting(f"model=m{i}", s.encode, s.decode)
+    fake_models = runs.Curve(
+        runs.MODEL_CURVE, "three 'models'", False,
+        [runs.Setting(f"model=m{i}", s.encode, s.decode)
          for i, s in enumerate(fake_models.settings)])
-    return [evaluation.codec_curve(baselines.CODECS["jpeg-420"],
+    return [runs.codec_curve(classical.CODECS["jpeg-420"],
                                    (10, 30, 50, 70, 90)),
-            evaluation.codec_curve(baselines.CODECS["webp"], (10, 40, 70,
+            runs.codec_curve(classical.CODECS["webp"], (10, 40, 70,
                                                              90)),
             fake_models]
 
 
 @pytest.fixture(scope="module")
 def document(images):
-    paths = evaluation.find_images(str(images))
-    results = evaluation.run(paths, _curves())
-    return evaluation.summarize(results, {"jpegxl": "missing here"})
+    paths = runs.find_images(str(images))
+    results = runs.run(paths, _curves())
+    return runs.summarize(results, {"jpegxl": "missing here"})
 
 
 def test_find_images(images, tmp_path):
-    assert [p.name for p in evaluation.find_images(str(images))] == [
+    assert [p.name for p in runs.find_images(str(images))] == [
         "0.png", "1.png", "2.png"]
-    assert len(evaluation.find_images(str(images / "[01].png"))) == 2
+    assert len(runs.find_images(str(images / "[01].png"))) == 2
     with pytest.raises(TfgancompError, match="no files match"):
-        evaluation.find_images(str(tmp_path / "nothing*.png"))
+        runs.find_images(str(tmp_path / "nothing*.png"))
     with pytest.raises(TfgancompError, match="no image files"):
-        evaluation.find_images(str(tmp_path))
+        runs.find_images(str(tmp_path))
 
 
 def test_records_are_real_encodings(document, images):
@@ -64,8 +64,8 @@ def test_records_are_real_encodings(document, images):
     assert len(records) == 3 * (5 + 4 + 3)
     first = records[0]
     original = np.asarray(Image.open(first["image"]))
-    data = baselines.encode(baselines.CODECS["jpeg-420"], original, 10)
-    decoded = baselines.decode(baselines.CODECS["jpeg-420"], data)
+    data = classical.encode(classical.CODECS["jpeg-420"], original, 10)
+    decoded = classical.decode(classical.CODECS["jpeg-420"], data)
     assert (first["codec"], first["setting"]) == ("jpeg-420", "quality=10")
     assert first["bytes"] == len(data)
     assert first["bpp"] == 8 * len(data) / original[..., 0].size
@@ -125,8 +125,8 @@ def test_bits_saved_per_image_and_averaged(document):
 def test_single_model_gets_no_bd_rate_but_bits_saved(images):
     curves = _curves()
     curves[2].settings = curves[2].settings[1:2]
-    document = evaluation.summarize(evaluation.run(
-        evaluation.find_images(str(images)), curves), {})
+    document = runs.summarize(runs.run(
+        runs.find_images(str(images)), curves), {})
     entry = next(e for e in document["bd"] if e["test"] == "tfgancomp")
     assert entry["bd_rate_percent"] is None
     assert "one per model" in entry["note"]
@@ -139,16 +139,16 @@ def test_fid_and_kid_per_setting(images):
     def features(patches):
         return np.concatenate([patches.mean((1, 2)), patches.std((1, 2))],
                               axis=1)
-    paths = evaluation.find_images(str(images))
-    curve = evaluation.codec_curve(baselines.CODECS["jpeg-420"], (10, 90))
-    results = evaluation.run(paths, [curve], inception=features,
+    paths = runs.find_images(str(images))
+    curve = runs.codec_curve(classical.CODECS["jpeg-420"], (10, 90))
+    results = runs.run(paths, [curve], inception=features,
                              fid_patch=32)
-    rows = evaluation.means(results)
+    rows = runs.means(results)
     original = np.concatenate([features(metrics.image_patches(
         np.asarray(Image.open(p)), 32)) for p in paths])
     decoded = np.concatenate([features(metrics.image_patches(
-        baselines.decode(baselines.CODECS["jpeg-420"], baselines.encode(
-            baselines.CODECS["jpeg-420"], np.asarray(Image.open(p)), 10)),
+        classical.decode(classical.CODECS["jpeg-420"], classical.encode(
+            classical.CODECS["jpeg-420"], np.asarray(Image.open(p)), 10)),
         32)) for p in paths])
     assert rows[0]["fid"] == pytest.approx(metrics.fid(original, decoded))
     assert rows[0]["kid"] == pytest.approx(metrics.kid(original, decoded))

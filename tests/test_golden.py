@@ -6,13 +6,13 @@ import json
 import pytest
 from golden import EXPECTED, digests
 
-from tfgancomp import zoo
+from tfgancomp.deploy import shipped
 
 GOLDEN = json.loads(EXPECTED.read_text())
 
 
 def test_every_shipped_model_has_golden_files():
-    assert set(GOLDEN["models"]) == set(zoo.shipped_models())
+    assert set(GOLDEN["models"]) == set(shipped.shipped_models())
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ from PIL import Image, ImageCms
 
 import tfgancomp
 from tfgancomp.errors import ImageError
-from tfgancomp.image_io import (
+from tfgancomp.formats.image_io import (
     encode_image,
     output_format,
     picture_from_pil,

@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 from conftest import photo_like
 
-from tfgancomp import losses
 from tfgancomp.errors import ConfigError
+from tfgancomp.training import losses
 
 LOG2 = math.log(2.)
 

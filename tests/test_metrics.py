@@ -8,8 +8,8 @@ import scipy.linalg
 from conftest import photo_like
 from PIL import Image, ImageFilter
 
-from tfgancomp import metrics
 from tfgancomp.errors import ModelError
+from tfgancomp.evaluation import metrics
 
 
 @pytest.fixture(scope="module")

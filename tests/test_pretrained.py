@@ -9,25 +9,27 @@ import pytest
 from PIL import Image
 
 import tfgancomp
-from tfgancomp import bitstream, metrics, zoo
+from tfgancomp.deploy import shipped
+from tfgancomp.evaluation import metrics
+from tfgancomp.formats import bitstream
 
 SHIPPED = ("default-mse", "default-gan")
 
 
 @pytest.fixture(scope="module")
 def photo():
-    return np.asarray(Image.open(zoo.SAMPLE_PHOTO).convert("RGB"))
+    return np.asarray(Image.open(shipped.SAMPLE_PHOTO).convert("RGB"))
 
 
 def test_the_default_models_ship_with_their_cards():
-    assert zoo.DEFAULT_MODEL == "default-gan"
-    assert set(SHIPPED) <= set(zoo.shipped_models())
+    assert shipped.DEFAULT_MODEL == "default-gan"
+    assert set(SHIPPED) <= set(shipped.shipped_models())
     for name in SHIPPED:
-        card = zoo.card(name)
+        card = shipped.card(name)
         assert card["name"] == name
         assert card["training"]["steps"] > 0
         assert 0 < card["results"]["bpp"] < 1
-        assert zoo.size_bytes(zoo.shipped_path(name)) < 25e6
+        assert shipped.size_bytes(shipped.shipped_path(name)) < 25e6
         identity = tfgancomp.load_model(name)
         assert identity.fingerprint().hex() == card["fingerprint"]
 

@@ -5,8 +5,8 @@ import pytest
 from conftest import SHARED_DATA
 
 import tfgancomp
-from tfgancomp import bitstream
-from tfgancomp.image_io import read_image
+from tfgancomp.formats import bitstream
+from tfgancomp.formats.image_io import read_image
 
 PHOTOS = sorted((SHARED_DATA / "bsds500" / "test").glob("*.jpg"))[:2]
 

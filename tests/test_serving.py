@@ -1,5 +1,5 @@
 """Exported encoder and decoder SavedModels: layout, identity, signatures,
-bit-exact interchange with the in-process model, and stock-op serving."""
+bit-exact interchange with the in-process model, and stock-op savedmodel."""
 
 import dataclasses
 import inspect
@@ -16,8 +16,9 @@ from conftest import TINY, photo_like
 from PIL import Image
 
 import tfgancomp
-from tfgancomp import bitstream, serving
 from tfgancomp.cli import main as cli
+from tfgancomp.deploy import savedmodel
+from tfgancomp.formats import bitstream
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def export_dir(model, tmp_path_factory):
     directory = tmp_path_factory.mktemp("serving")
-    serving.export(model, directory)
+    savedmodel.export(model, directory)
     return directory
 
 
@@ -49,7 +50,7 @@ def test_layout_identity_and_slimness(export_dir, model, trained_model_dir):
     assert sorted(p.name for p in export_dir.iterdir()) == [
         "decoder", "encoder", "models.config"]
     config = (export_dir / "models.config").read_text()
-    for side in serving.SIDES:
+    for side in savedmodel.SIDES:
         assert f'base_path: "{os.path.abspath(export_dir / side)}"' in config
         version = export_dir / side / "1"
         assert sorted(p.name for p in (version / "assets").iterdir()) == [
@@ -104,7 +105,7 @@ def test_signatures(export_dir):
                        [d.size for d in t.tensor_shape.dim])
                 for name, t in tensors.items()}
 
-    for side in serving.SIDES:
+    for side in savedmodel.SIDES:
         signatures = _saved_model(export_dir / side / "1").signature_def
         names = {name for s, name in expected if s == side}
         assert set(signatures) - {"__saved_model_init_op"} == names
@@ -148,7 +149,7 @@ def test_cli_takes_an_export_as_model(capsys, tmp_path, export_dir,
 
 def test_every_export_path_loads(export_dir, model):
     paths = {export_dir: {"encoder", "decoder"}}
-    for side in serving.SIDES:
+    for side in savedmodel.SIDES:
         paths[export_dir / side] = {side}
         paths[export_dir / side / "1"] = {side}
     for path, sides in paths.items():
@@ -245,13 +246,13 @@ def test_encoder_and_decoder_of_different_models_are_refused(
 
 def test_export_refuses_to_replace_a_version(model, export_dir, tmp_path):
     with pytest.raises(tfgancomp.ModelError, match="already exists"):
-        serving.export(model, export_dir)
+        savedmodel.export(model, export_dir)
     (tmp_path / "models.config").write_text("# mine\n")
     with pytest.raises(tfgancomp.ModelError, match="models.config exists"):
-        serving.export(model, tmp_path, version=3)
+        savedmodel.export(model, tmp_path, version=3)
     assert (tmp_path / "models.config").read_text() == "# mine\n"
     with pytest.raises(tfgancomp.ModelError, match="positive integer"):
-        serving.export(model, tmp_path, version=0)
+        savedmodel.export(model, tmp_path, version=0)
 
 
 @pytest.mark.slow
@@ -566,7 +567,7 @@ def test_cpp_loader_loads_both_without_tfc(stock_run):
     _, report, _, log = stock_run
     assert log.count("SavedModel load for tags { serve }; "
                      "Status: success: OK") == 2
-    for side in serving.SIDES:
+    for side in savedmodel.SIDES:
         message = report[f"{side} TF_LoadSessionFromSavedModel"]
         assert "Op type not registered" in message
 

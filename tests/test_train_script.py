@@ -1,5 +1,6 @@
 """train/train.py itself: flags → data → Trainer → a model the CLI uses."""
 
+import dataclasses
 import importlib.util
 import os
 import subprocess
@@ -83,8 +84,9 @@ def test_flags_reach_the_configs():
     flags.FLAGS(["train.py", "--model_dir=x", "--dataset=cifar10",
                  "--lmbda=0.02", "--distortion=mse:0.5,l1:0.5",
                  "--target_bpp=0.3", "--gan_loss=hinge", "--gan_weight=0.2",
-                 "--disc_steps=2", "--warmup_steps=7", "--mixed_precision",
-                 "--jit_compile", "--norm=channel", "--residual_blocks=2",
+                 "--disc_steps=2", "--warmup_steps=7",
+                 "--precision=mixed_bfloat16", "--jit_compile",
+                 "--norm=channel", "--residual_blocks=2",
                  "--disc_scales=1", "--patch_size=32", "--batch_size=4"])
     model, disc, train, data = train_script.configs()
     assert (model.norm, model.residual_blocks) == ("channel", 2)
@@ -93,7 +95,42 @@ def test_flags_reach_the_configs():
         0.02, "mse:0.5,l1:0.5", 0.3)
     assert (train.gan_loss, train.gan_weight, train.disc_steps,
             train.warmup_steps) == ("hinge", 0.2, 2, 7)
-    assert train.mixed_precision and train.jit_compile
+    assert train.precision == "mixed_bfloat16" and train.jit_compile
     assert (data.dataset, data.patch_size, data.batch_size) == (
         "cifar10", 32, 4)
-    assert (train.patch_size, train.batch_size) == (32, 4)
+
+
+def test_every_config_field_has_a_flag():
+    from tfgancomp.training import flags as training_flags
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["train.py", "--model_dir=x", "--train_glob=x"])
+    configs = dict(zip(training_flags.SECTIONS, train_script.configs()))
+    for section, config in configs.items():
+        for field in dataclasses.fields(config):
+            name = training_flags.flag_name(section, field.name)
+            assert name in flags.FLAGS, f"{section}.{field.name}: no --{name}"
+
+
+def test_a_preset_sets_what_the_command_line_does_not():
+    from tfgancomp.training.flags import load_preset
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["train.py", "--model_dir=x", "--train_glob=x",
+                 "--preset=default-gan", "--max_steps=10"])
+    model, disc, train, data = train_script.configs()
+    preset = load_preset("default-gan")
+    assert model.num_filters == preset["model"]["num_filters"] == 96
+    assert disc.base_filters == 32
+    assert (train.lmbda, train.gan_weight) == (0.003, 0.1)
+    assert train.max_steps == 10  # the command line wins
+    assert flags.FLAGS.init_from == "default-mse"
+    assert data.patch_size == 128 and data.cache
+
+
+def test_an_unknown_preset_names_the_others(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), f"--model_dir={tmp_path / 'run'}",
+         "--preset=nope", "--train_glob=x"], capture_output=True, text=True,
+        timeout=120)
+    assert result.returncode != 0
+    assert "no preset named 'nope' (presets: default-gan, default-mse" in (
+        result.stderr)

@@ -11,16 +11,17 @@ import tensorflow as tf
 from conftest import TINY, photo_like
 from PIL import Image
 
-from tfgancomp import losses
-from tfgancomp.codec import Codec
-from tfgancomp.config import ModelConfig
-from tfgancomp.data import folder_dataset
-from tfgancomp.discriminator import DiscriminatorConfig
-from tfgancomp.errors import ConfigError, TrainingError
-from tfgancomp.training import TrainConfig, Trainer, make_strategy
+from tfgancomp.errors import ConfigError, ModelError, TrainingError
+from tfgancomp.model.codec import Codec
+from tfgancomp.model.config import ModelConfig
+from tfgancomp.training import losses
+from tfgancomp.training.config import TrainConfig
+from tfgancomp.training.data import folder_dataset
+from tfgancomp.training.discriminator import DiscriminatorConfig
+from tfgancomp.training.strategy import make_strategy
+from tfgancomp.training.trainer import Trainer
 
-TRAIN = TrainConfig(lmbda=0.01, learning_rate=2e-3, batch_size=4,
-                    patch_size=128, max_steps=600)
+TRAIN = TrainConfig(lmbda=0.01, learning_rate=2e-3, max_steps=600)
 
 
 def rd_loss(codec, images):
@@ -72,9 +73,9 @@ def test_divergence_stops_with_the_last_good_checkpoint(trained_model_dir,
 # Short runs on one fixed batch of 64-px crops, with a tiny discriminator.
 
 DISC = DiscriminatorConfig(base_filters=8, num_scales=2)
-SHORT = TrainConfig(lmbda=0.01, learning_rate=1e-3, batch_size=4,
-                    patch_size=64, max_steps=4, log_every=1, summary_every=1,
-                    validate_every=4, checkpoint_every=100)
+SHORT = TrainConfig(lmbda=0.01, learning_rate=1e-3, max_steps=4,
+                    log_every=1, summary_every=1, validate_every=4,
+                    checkpoint_every=100)
 
 
 @pytest.fixture(scope="module")
@@ -156,15 +157,28 @@ def test_resume_continues_like_an_uninterrupted_run(tmp_path, batch):
     assert np.abs(weights(resumed) - weights(whole)).mean() < 0.1 * change
 
 
-def test_init_from_needs_a_checkpoint(tmp_path):
-    with pytest.raises(ConfigError, match="no checkpoint to start from"):
+def test_init_from_an_unknown_model_fails(tmp_path):
+    with pytest.raises(ModelError, match="model not found"):
         Trainer(tmp_path / "new", ModelConfig(**TINY), SHORT,
                 init_from=tmp_path / "nothing")
 
 
+def test_init_from_copies_a_models_weights_by_name(tmp_path,
+                                                   trained_model_dir):
+    from tfgancomp.deploy import resolve
+    source = resolve.load_codec(trained_model_dir)
+    trainer = Trainer(tmp_path / "new", ModelConfig(**TINY), SHORT,
+                      init_from=trained_model_dir)
+    trained = trainer.codec.trainable_variables
+    assert set(trainer.warm_started) >= {v.name for v in trained}
+    for mine, theirs in zip(trained, source.trainable_variables):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    assert int(trainer.step) == 0
+
+
 @pytest.mark.parametrize("changes", [
     dict(lmbda=0), dict(learning_rate=-1.), dict(gan_weight=-0.1),
-    dict(warmup_steps=-1), dict(disc_steps=0), dict(batch_size=0),
+    dict(warmup_steps=-1), dict(disc_steps=0),
     dict(distortion="psnr"), dict(gan_loss="relativistic"),
     dict(target_bpp=0.), dict(target_bpp=0.2, rate_penalty=0.5),
 ])
@@ -179,3 +193,13 @@ def test_unknown_strategy_and_missing_tf_config(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ConfigError, match="TF_CONFIG"):
         make_strategy("multi_worker")
+
+
+def test_the_learning_rate_schedule():
+    config = dataclasses.replace(
+        SHORT, learning_rate=3e-4, learning_rate_schedule="10:1e-4,20:5e-5")
+    assert [config.learning_rate_at(s) for s in (0, 9, 10, 19, 20, 99)] == (
+        [3e-4, 3e-4, 1e-4, 1e-4, 5e-5, 5e-5])
+    for bad in ("10", "20:1e-4,10:1e-5", "0:1e-4", "5:-1", "x:y"):
+        with pytest.raises(ConfigError, match="learning_rate_schedule"):
+            dataclasses.replace(SHORT, learning_rate_schedule=bad)

@@ -7,22 +7,22 @@ import os
 import numpy as np
 from PIL import Image
 
-from tfgancomp import bitstream, zoo
-from tfgancomp.errors import BitstreamError, ModelError, ModelMismatchError
-from tfgancomp.image_io import Picture, picture_from_pil, picture_to_pil
+from tfgancomp.deploy import resolve
+from tfgancomp.errors import BitstreamError, ModelMismatchError
+from tfgancomp.formats import bitstream
+from tfgancomp.formats.image_io import (
+    Picture,
+    picture_from_pil,
+    picture_to_pil,
+)
+from tfgancomp.model.protocol import CodingModel
 
 
-def load_model(model: str | os.PathLike | None = None):
-    """Loads a shipped model by name (`zoo.DEFAULT_MODEL` if None), a model
-    directory (written by training or `store.save_codec`) or an export
-    (`serving.export`): its encoder or decoder directory, one version of
-    it, or their parent."""
-    path = zoo.resolve(model)  # before paying for TensorFlow's import
-    from tfgancomp import serving
-    if serving.find_export(path) is not None:
-        return serving.load_export(path)
-    from tfgancomp.store import load_codec
-    return load_codec(path)
+def load_model(model: str | os.PathLike | None = None) -> CodingModel:
+    """Loads a shipped model by name (the default model if None), a
+    training run, a model directory or an export: the rules of
+    `tfgancomp.deploy.resolve`."""
+    return resolve.load(model)
 
 
 def _as_picture(image) -> Picture:
@@ -59,22 +59,13 @@ def check_model(container: bitstream.Container, model) -> None:
             f"'{model.model_name}' ({fingerprint.hex()})")
 
 
-def model_for(container: bitstream.Container):
-    """The shipped model named in a file's header, loaded."""
-    if container.model_name not in zoo.shipped_models():
-        raise ModelError(
-            f"the file was written by model '{container.model_name}', "
-            f"which is not shipped with tfgancomp: pass its directory")
-    return load_model(container.model_name)
-
-
 def decompress_container(container: bitstream.Container,
                          model=None) -> Picture:
     """Decodes a parsed file with `model`, or by default with the shipped
     model its header names."""
     import tensorflow as tf
     if model is None:
-        model = model_for(container)
+        model = resolve.for_header(container.model_name)
     check_model(container, model)
     try:
         rgb = model.decompress(container.string, container.side_string,

@@ -2,6 +2,8 @@
 
     python train/train.py --dataset=folder --train_glob='photos/*.jpg' \\
         --model_dir=runs/a --warmup_steps=50000 --max_steps=100000
+    python train/train.py --preset=default-mse --train_glob=... \\
+        --model_dir=runs/b        # a shipped model's recipe
 
 Rate + distortion alone for --warmup_steps, then with the discriminator
 (--gan_weight 0 never switches it on). Training resumes from the latest
@@ -17,26 +19,41 @@ from absl import app, flags  # noqa: E402
 
 # TensorFlow must load before absl parses flags: imported inside main(),
 # tfc's GDN layers fail to build.
-from tfgancomp import losses  # noqa: E402
-from tfgancomp.config import NORMS, ModelConfig  # noqa: E402
-from tfgancomp.data import (  # noqa: E402
+from tfgancomp.errors import TfgancompError  # noqa: E402
+from tfgancomp.model.config import NORMS, ModelConfig  # noqa: E402
+from tfgancomp.training import losses  # noqa: E402
+from tfgancomp.training.config import PRECISIONS, TrainConfig  # noqa: E402
+from tfgancomp.training.data import (  # noqa: E402
     DATASETS,
+    SMALL_IMAGES,
     DataConfig,
     train_dataset,
     validation_dataset,
 )
-from tfgancomp.discriminator import DiscriminatorConfig  # noqa: E402
-from tfgancomp.errors import TfgancompError  # noqa: E402
-from tfgancomp.flag_parsing import one_line_parser  # noqa: E402
-from tfgancomp.training import (  # noqa: E402
+from tfgancomp.training.discriminator import (  # noqa: E402
+    DiscriminatorConfig,
+)
+from tfgancomp.training.flags import (  # noqa: E402
+    apply_preset,
+    config_from_flags,
+    one_line_parser,
+    preset_names,
+)
+from tfgancomp.training.strategy import (  # noqa: E402
     STRATEGIES,
-    TrainConfig,
-    Trainer,
     make_strategy,
 )
+from tfgancomp.training.trainer import Trainer  # noqa: E402
 
+M, D, T = ModelConfig(), DiscriminatorConfig(), TrainConfig()
+DATA = DataConfig(train_glob=("unused",))
+
+flags.DEFINE_string("preset", None,
+                    "A named recipe (" + ", ".join(preset_names()) + "): "
+                    "architecture and training settings of a shipped model; "
+                    "flags given here override it.")
 # Data.
-flags.DEFINE_enum("dataset", "folder", DATASETS,
+flags.DEFINE_enum("dataset", DATA.dataset, DATASETS,
                   "Where training images come from: tensorflow-datasets' "
                   "stanford_dogs or cifar10, or image files (--train_glob).")
 flags.DEFINE_list("train_glob", [],
@@ -45,59 +62,78 @@ flags.DEFINE_list("train_glob", [],
 flags.DEFINE_list("validation_glob", [],
                   "Held-out images (--dataset=folder); by default a few "
                   "training files are held out instead.")
-flags.DEFINE_integer("validation_images", 16,
+flags.DEFINE_integer("validation_images", DATA.validation_images,
                      "How many held-out images to validate on (0: none).")
 flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory.")
 flags.DEFINE_string("manual_dir", None,
                     "tensorflow-datasets manual download directory.")
-flags.DEFINE_bool("download", True,
+flags.DEFINE_bool("download", DATA.download,
                   "Let tensorflow-datasets download and prepare the data.")
-flags.DEFINE_integer("downscale", 2,
+flags.DEFINE_integer("downscale", DATA.downscale,
                      "Downscale photos by this factor before cropping (JPEG "
                      "blocks otherwise teach the codec to make them).")
-flags.DEFINE_integer("patch_size", 256, "Side of the random training crops.")
-flags.DEFINE_bool("cache", False,
+flags.DEFINE_enum("small_images", DATA.small_images, SMALL_IMAGES,
+                  "Images smaller than a patch after downscaling: upscale "
+                  "them or skip them.")
+flags.DEFINE_integer("patch_size", DATA.patch_size,
+                     "Side of the random training crops.")
+flags.DEFINE_integer("shuffle_buffer", DATA.shuffle_buffer,
+                     "Images in the shuffle buffer.")
+flags.DEFINE_bool("cache", DATA.cache,
                   "Keep the decoded, downscaled training images in memory "
                   "(only for image sets that fit).")
-flags.DEFINE_integer("batch_size", 8,
+flags.DEFINE_integer("batch_size", DATA.batch_size,
                      "Global batch: split over replicas and workers.")
 # Objective.
-flags.DEFINE_float("lmbda", 0.01, "Weight of the distortion (in MSE units).")
-flags.DEFINE_string("distortion", "mse",
+flags.DEFINE_float("lmbda", T.lmbda,
+                   "Weight of the distortion (in MSE units).")
+flags.DEFINE_string("distortion", T.distortion,
                     "Distortion: mse, ms_ssim, l1 or a mix such as "
                     "'mse:0.8,ms_ssim:0.2'.")
-flags.DEFINE_float("target_bpp", None,
+flags.DEFINE_float("target_bpp", T.target_bpp,
                    "Steer the rate to this many bits per pixel: above it the "
                    "rate weighs --rate_penalty times more.")
-flags.DEFINE_float("rate_penalty", 16.0,
+flags.DEFINE_float("rate_penalty", T.rate_penalty,
                    "Rate weight above --target_bpp (1 below).")
-flags.DEFINE_enum("gan_loss", "non_saturating", list(losses.GAN_LOSSES),
+flags.DEFINE_enum("gan_loss", T.gan_loss, list(losses.GAN_LOSSES),
                   "GAN loss; wasserstein adds a gradient penalty.")
 flags.DEFINE_float("gan_weight", 0.1,
                    "Weight of the generator's GAN loss; 0 trains without a "
                    "discriminator.")
-flags.DEFINE_float("gradient_penalty", 10.0,
+flags.DEFINE_float("gradient_penalty", T.gradient_penalty,
                    "Weight of the WGAN-GP gradient penalty.")
 # Schedule and optimizers.
 flags.DEFINE_integer("max_steps", 200_000, "Total generator steps.")
 flags.DEFINE_integer("warmup_steps", 100_000,
                      "Steps on rate + distortion alone before the "
                      "discriminator joins.")
-flags.DEFINE_integer("disc_steps", 1,
+flags.DEFINE_integer("disc_steps", T.disc_steps,
                      "Discriminator updates per generator update.")
-flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate of the codec.")
-flags.DEFINE_float("disc_learning_rate", 1e-4,
+flags.DEFINE_float("learning_rate", T.learning_rate,
+                   "Adam learning rate of the codec.")
+flags.DEFINE_string("learning_rate_schedule", T.learning_rate_schedule,
+                    "Later learning rates of the codec, as STEP:RATE,...: "
+                    "from each step on, that rate.")
+flags.DEFINE_float("disc_learning_rate", T.disc_learning_rate,
                    "Adam learning rate of the discriminator.")
-flags.DEFINE_float("clip_norm", 1.0, "Clip gradients to this global norm.")
+flags.DEFINE_float("clip_norm", T.clip_norm,
+                   "Clip gradients to this global norm.")
 flags.DEFINE_string("init_from", None,
-                    "Start a new run from the codec weights of another run "
+                    "Start a new run from the codec weights of another "
+                    "model: a shipped model's name, an export, a run "
                     "(e.g. GAN fine-tuning of a rate-distortion model).")
 # Hardware.
 flags.DEFINE_enum("strategy", "default", STRATEGIES,
                   "default: one device; mirrored: all local GPUs; "
                   "multi_worker: the cluster in TF_CONFIG.")
-flags.DEFINE_bool("mixed_precision", False, "Compute in float16 (GPUs).")
-flags.DEFINE_bool("jit_compile", False, "Compile the steps with XLA.")
+flags.DEFINE_enum("precision", T.precision, PRECISIONS,
+                  "Compute type of the transforms and discriminator: "
+                  "mixed_bfloat16 for CPUs with AVX512_BF16 (or TPUs), "
+                  "mixed_float16 for GPUs (with loss scaling).")
+flags.DEFINE_bool("mixed_precision", False,
+                  "Alias of --precision=mixed_float16.")
+flags.DEFINE_bool("jit_compile", T.jit_compile,
+                  "Compile the steps with XLA (slower on CPUs).")
 # Output.
 flags.DEFINE_string("model_dir", None,
                     "Where checkpoints, summaries and the trained model go; "
@@ -106,59 +142,63 @@ flags.DEFINE_string("model_dir", None,
 flags.DEFINE_string("name", None,
                     "Model name written into compressed files (default: "
                     "the model_dir's name).")
-flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.")
-flags.DEFINE_integer("summary_every", 100,
+flags.DEFINE_integer("checkpoint_every", T.checkpoint_every,
+                     "Steps between checkpoints.")
+flags.DEFINE_integer("summary_every", T.summary_every,
                      "Steps between TensorBoard scalars.")
-flags.DEFINE_integer("validate_every", 1000,
+flags.DEFINE_integer("validate_every", T.validate_every,
                      "Steps between validations (scalars and pictures).")
-flags.DEFINE_integer("log_every", 100, "Steps between progress lines.")
-# Model size.
-flags.DEFINE_integer("num_filters", 128, "Width of the transforms.")
-flags.DEFINE_integer("latent_channels", 192, "Channels of the latents y.")
-flags.DEFINE_integer("hyper_filters", 128, "Width of the hyper transforms.")
-flags.DEFINE_integer("hyper_channels", 128, "Channels of the side latents z.")
-flags.DEFINE_enum("norm", "gdn", NORMS, "Normalisation in the transforms.")
-flags.DEFINE_integer("residual_blocks", 0,
+flags.DEFINE_integer("log_every", T.log_every,
+                     "Steps between progress lines.")
+# Model.
+flags.DEFINE_integer("num_filters", M.num_filters,
+                     "Width of the transforms.")
+flags.DEFINE_integer("latent_channels", M.latent_channels,
+                     "Channels of the latents y.")
+flags.DEFINE_integer("hyper_filters", M.hyper_filters,
+                     "Width of the hyper transforms.")
+flags.DEFINE_integer("hyper_channels", M.hyper_channels,
+                     "Channels of the side latents z.")
+flags.DEFINE_integer("num_downsamplings", M.num_downsamplings,
+                     "Stride-2 stages of the analysis transform.")
+flags.DEFINE_integer("hyper_downsamplings", M.hyper_downsamplings,
+                     "Stride-2 stages of the hyper-analysis.")
+flags.DEFINE_integer("kernel_size", M.kernel_size,
+                     "Kernel size of the transforms' convolutions.")
+flags.DEFINE_enum("norm", M.norm, NORMS, "Normalisation in the transforms.")
+flags.DEFINE_integer("residual_blocks", M.residual_blocks,
                      "Residual blocks at the start of the synthesis.")
-flags.DEFINE_integer("disc_filters", 64,
+flags.DEFINE_integer("num_scales", M.num_scales,
+                     "Scales (range-coding tables) of the latents' prior.")
+flags.DEFINE_float("scale_min", M.scale_min,
+                   "Smallest scale of the latents' prior.")
+flags.DEFINE_float("scale_max", M.scale_max,
+                   "Largest scale of the latents' prior.")
+# Discriminator.
+flags.DEFINE_integer("disc_filters", D.base_filters,
                      "Filters of the discriminator's first layer.")
-flags.DEFINE_integer("disc_scales", 3,
+flags.DEFINE_integer("disc_scales", D.num_scales,
                      "Image scales the discriminator looks at.")
+flags.DEFINE_integer("disc_latent_projection_channels",
+                     D.latent_projection_channels,
+                     "Channels the latents are projected to before the "
+                     "discriminator sees them.")
+flags.DEFINE_bool("disc_spectral_norm", D.spectral_norm,
+                  "Spectral normalisation of the discriminator's layers.")
 FLAGS = flags.FLAGS
 
 
 def configs():
-    """The model, discriminator, training and data configs of the flags."""
-    model = ModelConfig(
-        num_filters=FLAGS.num_filters, latent_channels=FLAGS.latent_channels,
-        hyper_filters=FLAGS.hyper_filters,
-        hyper_channels=FLAGS.hyper_channels, norm=FLAGS.norm,
-        residual_blocks=FLAGS.residual_blocks)
-    disc = DiscriminatorConfig(base_filters=FLAGS.disc_filters,
-                               num_scales=FLAGS.disc_scales)
-    train = TrainConfig(
-        lmbda=FLAGS.lmbda, distortion=FLAGS.distortion,
-        target_bpp=FLAGS.target_bpp, rate_penalty=FLAGS.rate_penalty,
-        learning_rate=FLAGS.learning_rate,
-        disc_learning_rate=FLAGS.disc_learning_rate,
-        clip_norm=FLAGS.clip_norm, batch_size=FLAGS.batch_size,
-        patch_size=FLAGS.patch_size, max_steps=FLAGS.max_steps,
-        warmup_steps=FLAGS.warmup_steps, gan_loss=FLAGS.gan_loss,
-        gan_weight=FLAGS.gan_weight, disc_steps=FLAGS.disc_steps,
-        gradient_penalty=FLAGS.gradient_penalty,
-        checkpoint_every=FLAGS.checkpoint_every,
-        summary_every=FLAGS.summary_every,
-        validate_every=FLAGS.validate_every, log_every=FLAGS.log_every,
-        mixed_precision=FLAGS.mixed_precision,
-        jit_compile=FLAGS.jit_compile)
-    data = DataConfig(
-        dataset=FLAGS.dataset, train_glob=tuple(FLAGS.train_glob),
-        validation_glob=tuple(FLAGS.validation_glob),
-        validation_images=FLAGS.validation_images, data_dir=FLAGS.data_dir,
-        manual_dir=FLAGS.manual_dir, download=FLAGS.download,
-        downscale=FLAGS.downscale, patch_size=FLAGS.patch_size,
-        batch_size=FLAGS.batch_size, cache=FLAGS.cache)
-    return model, disc, train, data
+    """The model, discriminator, training and data configs of the flags
+    (after the preset, if any)."""
+    if FLAGS.preset:
+        apply_preset(FLAGS.preset)
+    if FLAGS.mixed_precision and not FLAGS["precision"].present:
+        FLAGS.precision = "mixed_float16"
+    return (config_from_flags("model", ModelConfig),
+            config_from_flags("discriminator", DiscriminatorConfig),
+            config_from_flags("train", TrainConfig),
+            config_from_flags("data", DataConfig))
 
 
 def main(argv):
@@ -174,6 +214,9 @@ def main(argv):
         trainer = Trainer(FLAGS.model_dir, model, train, name=FLAGS.name,
                           strategy=strategy, disc_config=disc,
                           init_from=FLAGS.init_from)
+        if FLAGS.init_from:
+            print(f"{len(trainer.warm_started)} variables from "
+                  f"{FLAGS.init_from}", file=sys.stderr)
         trainer.fit(batches, validation)
     except TfgancompError as e:
         sys.exit(f"train.py: error: {e}")

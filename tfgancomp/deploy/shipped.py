@@ -1,0 +1,100 @@
+"""The models shipped inside the package, found by name.
+
+    tfgancomp/pretrained/NAME/encoder/1/   exported SavedModels (savedmodel.py)
+    tfgancomp/pretrained/NAME/decoder/1/
+    tfgancomp/pretrained/NAME/card.json    what `tfgancomp models` lists
+    tfgancomp/pretrained/NAME/README.md    the model card
+
+Which model a user means is decided in resolve.py. Nothing here imports
+TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tfgancomp.errors import ModelError
+
+PACKAGE = Path(__file__).resolve().parents[1]
+PRETRAINED = PACKAGE / "pretrained"
+DEFAULT_MODEL = "default-gan"
+# CC0, see samples/README.md.
+SAMPLE_PHOTO = PACKAGE / "samples" / "chelsea.png"
+CARD = "card.json"
+
+
+def shipped_models() -> dict[str, Path]:
+    """The shipped models by name, sorted, each its directory."""
+    if not PRETRAINED.is_dir():
+        return {}
+    return {p.name: p for p in sorted(PRETRAINED.iterdir())
+            if (p / CARD).is_file()}
+
+
+def card(name: str) -> dict:
+    """The model card's facts (card.json) of a shipped model."""
+    path = shipped_path(name) / CARD
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelError(f"cannot read {path}: {e}") from None
+
+
+def shipped_path(name: str) -> Path:
+    """The directory of a shipped model; ModelError naming the others."""
+    models = shipped_models()
+    if name not in models:
+        raise ModelError(f"no shipped model named '{name}' (shipped: "
+                         f"{', '.join(models) or 'none'})")
+    return models[name]
+
+
+def size_bytes(directory: Path) -> int:
+    """Bytes of all files under `directory`."""
+    return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())
+
+
+def ship(codec, name: str, facts: dict, force: bool = False) -> Path:
+    """Exports a trained codec into the package as shipped model `name`,
+    with its model card: `facts` (training, data, results) go to card.json
+    and, rendered, to README.md."""
+    from tfgancomp.deploy import savedmodel
+    directory = PRETRAINED / name
+    if directory.exists() and not force:
+        raise ModelError(f"{directory} exists (use force to replace it)")
+    if codec.model_name != name:
+        raise ModelError(f"the codec is model '{codec.model_name}': files "
+                         f"it writes would not name '{name}'")
+    savedmodel.export(codec, directory, force=force)
+    # Its absolute paths mean nothing once the package is installed.
+    (directory / savedmodel.MODELS_CONFIG).unlink()
+    facts = dict(facts, name=name, fingerprint=codec.fingerprint().hex(),
+                 config=codec.config.to_dict())
+    (directory / CARD).write_text(json.dumps(facts, indent=2) + "\n")
+    (directory / "README.md").write_text(render_card(facts))
+    return directory
+
+
+def render_card(facts: dict) -> str:
+    """The model card (Markdown) of card.json's facts."""
+    lines = [f"# {facts['name']}", "", facts.get("description", ""), ""]
+    for title, key in (("Training", "training"), ("Results", "results")):
+        section = facts.get(key)
+        if not section:
+            continue
+        lines += [f"## {title}", "", "| | |", "| --- | --- |"]
+        lines += [f"| {k.replace('_', ' ')} | {_cell(v)} |"
+                  for k, v in section.items()]
+        lines.append("")
+    lines += ["## Model", "", f"fingerprint `{facts['fingerprint']}`", "",
+              "```json", json.dumps(facts["config"], indent=2), "```", ""]
+    return "\n".join(lines)
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_cell(v)}" for k, v in value.items())
+    return str(value).replace("|", "\\|").replace("\n", " ")

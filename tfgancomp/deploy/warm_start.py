@@ -1,0 +1,45 @@
+"""Weights copied by name between models: a `Codec` rebuilt from an export,
+and training runs that start from another model's weights."""
+
+from __future__ import annotations
+
+from tfgancomp.errors import ModelError
+
+
+def copy_weights(source: dict, variables) -> tuple[list[str], list[str]]:
+    """Assigns each variable the source variable of its name and shape;
+    returns the names copied and the names left as they were."""
+    copied, kept = [], []
+    for variable in variables:
+        value = source.get(variable.name)
+        if value is not None and value.shape == variable.shape:
+            variable.assign(value)
+            copied.append(variable.name)
+        else:
+            kept.append(variable.name)
+    return copied, kept
+
+
+def codec_of_export(exported):
+    """The in-memory `Codec` of an export holding both sides: it codes
+    exactly as the exported graphs do (tests/test_golden.py)."""
+    from tfgancomp.errors import ConfigError
+    from tfgancomp.model.codec import Codec
+    from tfgancomp.model.config import ModelConfig
+    try:
+        config = ModelConfig.from_dict(exported.config)
+    except ConfigError as e:
+        raise ModelError(f"{exported.model_name}: {e}") from None
+    codec = Codec(config)
+    codec.fix_tables(placeholders=True)
+    for side in ("encoder", "decoder"):
+        exported.signature(side)  # a clear error if a side is missing
+    _, missing = copy_weights(exported.variables(), codec.coding_variables())
+    if missing:
+        raise ModelError(f"the export of '{exported.model_name}' lacks "
+                         f"{', '.join(missing)}")
+    # The side prior's density, exported since 0.2: bit estimates use it,
+    # coding only its tables.
+    copy_weights(exported.variables(), codec.entropy.side_prior.variables)
+    codec.model_name = exported.model_name
+    return codec

@@ -1,0 +1,70 @@
+"""Model configuration: one frozen dataclass that round-trips through JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from tfgancomp.configuration import Config
+from tfgancomp.errors import ConfigError
+
+NORMS = ("gdn", "channel", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig(Config):
+    """Sizes and choices of the transforms and entropy models.
+
+    The analysis transform halves the resolution `num_downsamplings` times, the
+    hyper-analysis `hyper_downsamplings` more times; the synthesis transform
+    mirrors the analysis and may add residual blocks at latent resolution
+    (the HiFiC generator uses nine). `norm` picks GDN/IGDN (Ballé et al.),
+    channel normalisation + ReLU (HiFiC) or no normalisation + ReLU.
+    """
+
+    KIND = "model"
+
+    num_filters: int = 128
+    latent_channels: int = 192
+    hyper_filters: int = 128
+    hyper_channels: int = 128
+    num_downsamplings: int = 4
+    hyper_downsamplings: int = 2
+    kernel_size: int = 5
+    norm: str = "gdn"
+    residual_blocks: int = 0
+    num_scales: int = 64
+    scale_min: float = 0.11
+    scale_max: float = 256.0
+
+    def __post_init__(self):
+        self.check_integers(("num_filters", "latent_channels",
+                             "hyper_filters", "hyper_channels",
+                             "num_downsamplings", "hyper_downsamplings",
+                             "kernel_size", "num_scales"))
+        self.check_integers(("residual_blocks",), minimum=0)
+        if self.norm not in NORMS:
+            raise ConfigError(
+                f"norm must be one of {NORMS}, got {self.norm!r}")
+        if self.num_scales < 2:
+            raise ConfigError("num_scales must be at least 2")
+        if not 0 < self.scale_min < self.scale_max:
+            raise ConfigError("need 0 < scale_min < scale_max")
+
+    @property
+    def latent_stride(self) -> int:
+        """Pixels per latent position along each axis."""
+        return 2 ** self.num_downsamplings
+
+    @property
+    def hyper_stride(self) -> int:
+        """Pixels per side-latent position along each axis."""
+        return 2 ** (self.num_downsamplings + self.hyper_downsamplings)
+
+    @property
+    def initial_scale_index(self) -> float:
+        """The scale index whose scale is 1 (clipped to the index range)."""
+        ratio = self.scale_max / self.scale_min
+        step = math.log(ratio) / (self.num_scales - 1)
+        index = -math.log(self.scale_min) / step
+        return min(max(index, 0.0), self.num_scales - 1.0)

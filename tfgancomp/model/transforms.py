@@ -1,0 +1,190 @@
+"""The four learned transforms, as fully convolutional Keras models.
+
+Shapes: an image of H×W pixels gives latents of ceil(H/s)×ceil(W/s) for the
+latent stride s = 2**num_downsamplings ('same' padding rounds up), and side
+latents of the same over the hyper stride. The synthesis transforms upsample
+to a multiple of the stride; callers crop to the true size.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+import tensorflow_compression as tfc
+
+from tfgancomp.model.config import ModelConfig
+
+
+class ChannelNorm(tf.keras.layers.Layer):
+    """Normalises each position over its channels, then a learned affine map.
+
+    The normalisation of HiFiC (Mentzer et al., 2020): unlike batch or
+    instance norm it does not depend on the image size or the batch, so the
+    decoder behaves the same on a 64×64 training crop and a 4K photo.
+    """
+
+    def __init__(self, epsilon: float = 1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def build(self, input_shape):
+        channels = int(input_shape[-1])
+        self.gamma = self.add_weight("gamma", [channels], initializer="ones")
+        self.beta = self.add_weight("beta", [channels], initializer="zeros")
+        super().build(input_shape)
+
+    def call(self, x):
+        mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
+        x = (x - mean) * tf.math.rsqrt(variance + self.epsilon)
+        return x * self.gamma + self.beta
+
+
+class LayerStack(tf.keras.Model):
+    """Layers applied in order, whose weights are made from shapes alone.
+
+    Unlike `tf.keras.Sequential`, building does not trace a symbolic call,
+    which takes seconds with GDN layers; models load that much faster.
+    """
+
+    def __init__(self, layers=(), **kwargs):
+        super().__init__(**kwargs)
+        self.stack = list(layers)
+
+    def add(self, layer: tf.keras.layers.Layer):
+        self.stack.append(layer)
+
+    def build(self, input_shape):
+        shape = tf.TensorShape(input_shape)
+        with tf.name_scope(self.name):
+            for layer in self.stack:
+                if not layer.built:
+                    with tf.name_scope(layer.name):
+                        layer.build(shape)
+                shape = layer.compute_output_shape(shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        shape = tf.TensorShape(input_shape)
+        for layer in self.stack:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    def call(self, x):
+        for layer in self.stack:
+            x = layer(x)
+        return x
+
+
+def _nonlinearity(norm: str, inverse: bool,
+                  name: str) -> tf.keras.layers.Layer:
+    if norm == "gdn":
+        return tfc.GDN(inverse=inverse, name=name)
+    if norm == "channel":
+        return LayerStack([ChannelNorm(), tf.keras.layers.ReLU()], name=name)
+    return tf.keras.layers.ReLU(name=name)
+
+
+def _conv(filters, kernel_size, strides=1, name=None, activation=None):
+    return tf.keras.layers.Conv2D(
+        filters, kernel_size, strides=strides, padding="same",
+        activation=activation, name=name)
+
+
+def _deconv(filters, kernel_size, name=None, activation=None):
+    return tf.keras.layers.Conv2DTranspose(
+        filters, kernel_size, strides=2, padding="same",
+        activation=activation, name=name)
+
+
+class ResidualBlock(tf.keras.layers.Layer):
+    """conv → norm → ReLU → conv → norm, plus the input (HiFiC's generator)."""
+
+    def __init__(self, filters: int, norm: str, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.norm = norm
+        self.body = LayerStack([
+            _conv(filters, 3, name="conv_0"),
+            _nonlinearity(norm, inverse=True, name="act"),
+            _conv(filters, 3, name="conv_1"),
+        ] + ([ChannelNorm()] if norm == "channel" else []))
+
+    def build(self, input_shape):
+        self.body.build(input_shape)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape(input_shape)
+
+    def call(self, x):
+        return x + self.body(x)
+
+
+class AnalysisTransform(LayerStack):
+    """Encoder: RGB in [0, 1] → latents y, downsampled by the latent stride."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(name="analysis")
+        depth = config.num_downsamplings
+        for i in range(depth):
+            last = i == depth - 1
+            filters = config.latent_channels if last else config.num_filters
+            self.add(_conv(filters, config.kernel_size, 2, name=f"conv_{i}"))
+            if not last:
+                self.add(_nonlinearity(config.norm, False, f"act_{i}"))
+
+
+class SynthesisTransform(LayerStack):
+    """Decoder and GAN generator: latents → RGB, nominally in [0, 1]."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(name="synthesis")
+        if config.residual_blocks:
+            self.add(_conv(config.num_filters, 3, name="conv_in"))
+            self.add(_nonlinearity(config.norm, True, "act_in"))
+            for i in range(config.residual_blocks):
+                self.add(ResidualBlock(config.num_filters, config.norm,
+                                       name=f"residual_{i}"))
+        depth = config.num_downsamplings
+        for i in range(depth):
+            last = i == depth - 1
+            filters = 3 if last else config.num_filters
+            self.add(_deconv(filters, config.kernel_size, name=f"deconv_{i}"))
+            if not last:
+                self.add(_nonlinearity(config.norm, True, f"act_{i}"))
+
+
+class HyperAnalysis(LayerStack):
+    """Latents y → side latents z, downsampled `hyper_downsamplings` times."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(name="hyper_analysis")
+        self.add(_conv(config.hyper_filters, 3, name="conv_in",
+                       activation="relu"))
+        depth = config.hyper_downsamplings
+        for i in range(depth):
+            last = i == depth - 1
+            filters = config.hyper_channels if last else config.hyper_filters
+            self.add(_conv(filters, config.kernel_size, 2, name=f"conv_{i}",
+                           activation=None if last else "relu"))
+
+
+class HyperSynthesis(LayerStack):
+    """Side latents ẑ → per-element mean and scale index of the latents.
+
+    The output has 2 × latent_channels channels: means, then scale indexes.
+    Scale indexes start near `initial_scale_index` (the index of scale 1):
+    at index 0, the smallest scale, every latent would start in the far
+    tails of its prior, and training would spend its first thousand steps
+    growing the scales.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(name="hyper_synthesis")
+        for i in range(config.hyper_downsamplings):
+            self.add(_deconv(config.hyper_filters, config.kernel_size,
+                             name=f"deconv_{i}", activation="relu"))
+        bias = [0.0] * config.latent_channels + (
+            [config.initial_scale_index] * config.latent_channels)
+        self.add(tf.keras.layers.Conv2D(
+            2 * config.latent_channels, 3, padding="same", name="conv_out",
+            bias_initializer=tf.keras.initializers.Constant(bias)))

@@ -1,0 +1,103 @@
+"""`TrainConfig`: loss weights, optimizers, schedule, precision, logging."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tfgancomp.configuration import Config
+from tfgancomp.errors import ConfigError
+from tfgancomp.training import losses
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+def parse_schedule(text: str) -> tuple[tuple[int, float], ...]:
+    """'15000:5e-5,30000:1e-5' → ((15000, 5e-5), (30000, 1e-5)): from
+    each step on, the learning rate given; ConfigError if malformed."""
+    drops = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        step, _, rate = item.partition(":")
+        try:
+            drops.append((int(step), float(rate)))
+        except ValueError:
+            raise ConfigError(f"learning_rate_schedule: '{item}' is not "
+                              "STEP:RATE") from None
+    steps = [step for step, _ in drops]
+    if steps != sorted(set(steps)) or any(
+            step < 1 or not rate > 0 for step, rate in drops):
+        raise ConfigError("learning_rate_schedule needs increasing steps "
+                          "above 0 and positive rates")
+    return tuple(drops)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig(Config):
+    """Loss weights, optimizers, schedule and logging of a training run.
+
+    The loss is w·bpp + lmbda·distortion + gan_weight·G. The rate weight w
+    is 1, or with `target_bpp` it is `rate_penalty` whenever a batch is
+    above the target. `gan_weight` 0 trains without a discriminator;
+    otherwise the discriminator joins after `warmup_steps`, with
+    `disc_steps` discriminator updates per generator update. The codec's
+    learning rate follows `learning_rate_schedule` (see `parse_schedule`)
+    from `learning_rate` on. `precision` picks the transforms' compute type
+    (entropy models, losses and weights stay float32).
+    """
+
+    KIND = "training"
+
+    lmbda: float = 0.01
+    distortion: str = "mse"
+    target_bpp: float | None = None
+    rate_penalty: float = 16.0
+    learning_rate: float = 1e-4
+    learning_rate_schedule: str = ""
+    disc_learning_rate: float = 1e-4
+    clip_norm: float = 1.0
+    max_steps: int = 100_000
+    warmup_steps: int = 0
+    gan_loss: str = "non_saturating"
+    gan_weight: float = 0.0
+    disc_steps: int = 1
+    gradient_penalty: float = 10.0
+    checkpoint_every: int = 1000
+    summary_every: int = 100
+    validate_every: int = 1000
+    log_every: int = 100
+    precision: str = "float32"
+    jit_compile: bool = False
+
+    def __post_init__(self):
+        self.check_numbers(("lmbda", "learning_rate", "disc_learning_rate",
+                            "clip_norm"))
+        self.check_numbers(("gan_weight", "gradient_penalty"),
+                           positive=False)
+        self.check_integers(("max_steps", "disc_steps", "checkpoint_every",
+                             "summary_every", "validate_every", "log_every"))
+        self.check_integers(("warmup_steps",), minimum=0)
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of "
+                              f"{', '.join(PRECISIONS)}, "
+                              f"got {self.precision!r}")
+        # Built once here so that a bad spec fails before any work.
+        parse_schedule(self.learning_rate_schedule)
+        losses.Distortion(self.distortion)
+        losses.gan_loss(self.gan_loss)
+        self.rate_weight()
+
+    @property
+    def adversarial(self) -> bool:
+        return self.gan_weight > 0
+
+    def learning_rate_at(self, step: int) -> float:
+        """The codec's learning rate for the update after `step`."""
+        rate = self.learning_rate
+        for start, value in parse_schedule(self.learning_rate_schedule):
+            if step >= start:
+                rate = value
+        return rate
+
+    def rate_weight(self) -> losses.RateWeight:
+        if self.target_bpp is None:
+            return losses.RateWeight()
+        return losses.RateWeight(1.0, self.rate_penalty, self.target_bpp)

@@ -1,0 +1,43 @@
+"""Held-out measures during training: rate from the bit estimates of the
+rounded latents (what coding writes), PSNR and MS-SSIM of the 8-bit
+reconstructions."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from tfgancomp.training import losses
+
+
+def psnr(mse):
+    """PSNR in dB of an MSE on 0..255."""
+    return 10. * tf.math.log(255.**2 / mse) / tf.math.log(10.)
+
+
+@tf.function(reduce_retracing=True)
+def _evaluate(codec, images):
+    forward = codec(images, training=False)
+    reconstruction = tf.clip_by_value(
+        tf.cast(forward.reconstruction, tf.float32), 0., 1.)
+    bits = tf.cast(forward.bits + forward.side_bits, tf.float32)
+    return reconstruction, bits
+
+
+def held_out(codec, dataset: tf.data.Dataset) -> tuple[dict, tf.Tensor]:
+    """Mean bpp, MSE, PSNR and MS-SSIM over the dataset's images, and the
+    first batch's original | reconstruction pictures."""
+    totals, count, first = {"bpp": 0., "mse": 0., "ms_ssim": 0.}, 0, None
+    for images in dataset:
+        reconstruction, bits = _evaluate(codec, images)
+        n = int(tf.shape(images)[0])
+        rounded = tf.round(reconstruction * 255.) / 255.
+        totals["bpp"] += n * float(losses.bits_per_pixel(bits, images))
+        totals["mse"] += n * float(losses.mse_255(images, rounded))
+        totals["ms_ssim"] += n * (1. - float(
+            losses.ms_ssim_loss(images, rounded)))
+        count += n
+        if first is None:
+            first = tf.concat([images, rounded], axis=2)
+    metrics = {k: v / count for k, v in totals.items()}
+    metrics["psnr"] = float(psnr(metrics["mse"]))
+    return metrics, first
