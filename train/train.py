@@ -20,7 +20,11 @@ from absl import app, flags  # noqa: E402
 # TensorFlow must load before absl parses flags: imported inside main(),
 # tfc's GDN layers fail to build.
 from tfgancomp.errors import TfgancompError  # noqa: E402
-from tfgancomp.model.config import NORMS, ModelConfig  # noqa: E402
+from tfgancomp.model.config import (  # noqa: E402
+    ENTROPY_MODELS,
+    NORMS,
+    ModelConfig,
+)
 from tfgancomp.training import losses  # noqa: E402
 from tfgancomp.training.config import PRECISIONS, TrainConfig  # noqa: E402
 from tfgancomp.training.data import (  # noqa: E402
@@ -174,6 +178,14 @@ flags.DEFINE_float("scale_min", M.scale_min,
                    "Smallest scale of the latents' prior.")
 flags.DEFINE_float("scale_max", M.scale_max,
                    "Largest scale of the latents' prior.")
+flags.DEFINE_enum("entropy_model", M.entropy_model, ENTROPY_MODELS,
+                  "The latents' prior: the mean-scale hyperprior, or the "
+                  "channel-wise autoregressive one (Minnen & Singh 2020).")
+flags.DEFINE_integer("num_slices", M.num_slices,
+                     "Channel slices of the channel-wise prior.")
+flags.DEFINE_integer("max_support_slices", M.max_support_slices,
+                     "Earlier slices each slice is conditioned on "
+                     "(negative: all).")
 # Discriminator.
 flags.DEFINE_integer("disc_filters", D.base_filters,
                      "Filters of the discriminator's first layer.")

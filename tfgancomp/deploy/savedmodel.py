@@ -17,7 +17,8 @@ signatures take one unbatched image or bitstream:
     decoder stock                latent_symbols, side_latent_symbols,
                                  image_size, model_fingerprint -> image
     decoder stock_scale_indexes  side_latent_symbols, image_size
-                                 -> latent_scale_indexes
+                                 (+ latent_symbols for a channel-wise
+                                 model) -> latent_scale_indexes
 
 `serving_default` does the whole job with tfc's range coder (a custom op).
 The `stock` signatures use core TensorFlow ops only and leave entropy
@@ -25,7 +26,12 @@ coding to the client: a latent ŷ = latent_symbols + mean (the mean comes
 from the side latents), a side latent ẑ = side_latent_symbols + offset;
 the range coder codes `symbol - cdf_offset[table]` with table = the scale
 index for latents and the channel for side latents, using the tables in
-`assets/range_coding_tables.json`. `assets/tfgancomp.json` identifies the
+`assets/range_coding_tables.json`. A channel-wise model codes its slices
+one after the other into the one latent string; the tables of slice k
+depend on the symbols of the slices before it, so a client decodes slice by
+slice, asking `stock_scale_indexes` for the next slice's tables each time
+(the later slices' symbols may be anything meanwhile): stock ops still
+suffice, at one call per slice. `assets/tfgancomp.json` identifies the
 model as .tfgc headers do; the decoders refuse another model's data.
 
 Loading them: exported.py.
@@ -150,13 +156,26 @@ def _signatures(codec, side: str, fingerprint: str) -> dict:
                                     codec.latent_size(image_size))
             return {"image": codec.synthesize(y_hat, image_size)}
 
-    @tf.function(input_signature=[side_spec, size_spec])
-    def decode_stock_scale_indexes(side_latent_symbols, image_size):
-        with tf.control_dependencies(
-                check_symbols(image_size, side_latent_symbols)):
-            indexes = entropy.scale_indexes(side_latent_symbols[None],
-                                            codec.latent_size(image_size))
-            return {"latent_scale_indexes": indexes[0]}
+    if entropy.autoregressive:
+        # Slice k's tables depend on the symbols of the slices before it:
+        # the client decodes slice by slice, calling this once per slice.
+        @tf.function(input_signature=[side_spec, latent_spec, size_spec])
+        def decode_stock_scale_indexes(side_latent_symbols, latent_symbols,
+                                       image_size):
+            with tf.control_dependencies(check_symbols(
+                    image_size, side_latent_symbols, latent_symbols)):
+                indexes = entropy.scale_indexes(
+                    side_latent_symbols[None], latent_symbols[None],
+                    codec.latent_size(image_size))
+                return {"latent_scale_indexes": indexes[0]}
+    else:
+        @tf.function(input_signature=[side_spec, size_spec])
+        def decode_stock_scale_indexes(side_latent_symbols, image_size):
+            with tf.control_dependencies(
+                    check_symbols(image_size, side_latent_symbols)):
+                indexes = entropy.scale_indexes(
+                    side_latent_symbols[None], codec.latent_size(image_size))
+                return {"latent_scale_indexes": indexes[0]}
 
     if side == "encoder":
         return {FULL: encode, STOCK: encode_stock}

@@ -27,8 +27,11 @@ WEIGHTS = "weights"
 
 
 def _coding_checkpoint(codec: Codec) -> tf.train.Checkpoint:
-    # The keys of the first release, so that its model directories load.
     entropy = codec.entropy
+    if codec.config.entropy_model != "hyperprior":
+        return tf.train.Checkpoint(analysis=codec.analysis,
+                                   synthesis=codec.synthesis, entropy=entropy)
+    # The keys of the first release, so that its model directories load.
     return tf.train.Checkpoint(
         analysis=codec.analysis, synthesis=codec.synthesis,
         hyper_analysis=entropy.hyper_analysis,

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from tfgancomp.model.channelwise import ChannelwisePrior
 from tfgancomp.model.config import ModelConfig
 from tfgancomp.model.geometry import ceil_div, pad_to_multiple
 from tfgancomp.model.hyperprior import Hyperprior
@@ -40,7 +41,9 @@ class Codec(tf.keras.Model):
         self.config = config
         self.analysis = AnalysisTransform(config)
         self.synthesis = SynthesisTransform(config)
-        self.entropy = Hyperprior(config)
+        self.entropy = (ChannelwisePrior(config)
+                        if config.entropy_model == "channelwise"
+                        else Hyperprior(config))
         self.model_name = "unnamed"  # set by whoever loads it
         self.analysis.build((None, None, None, 3))
         self.synthesis.build((None, None, None, config.latent_channels))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from tfgancomp.configuration import Config
+from tfgancomp.configuration import OMIT_IF_DEFAULT, Config
 from tfgancomp.errors import ConfigError
 
 NORMS = ("gdn", "channel", "none")
+ENTROPY_MODELS = ("hyperprior", "channelwise")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +37,13 @@ class ModelConfig(Config):
     num_scales: int = 64
     scale_min: float = 0.11
     scale_max: float = 256.0
+    # Added after the first release: left out of the JSON (and so of the
+    # fingerprints) while at their defaults.
+    entropy_model: str = dataclasses.field(default="hyperprior",
+                                           metadata=OMIT_IF_DEFAULT)
+    num_slices: int = dataclasses.field(default=8, metadata=OMIT_IF_DEFAULT)
+    max_support_slices: int = dataclasses.field(default=4,
+                                                metadata=OMIT_IF_DEFAULT)
 
     def __post_init__(self):
         self.check_integers(("num_filters", "latent_channels",
@@ -43,6 +51,18 @@ class ModelConfig(Config):
                              "num_downsamplings", "hyper_downsamplings",
                              "kernel_size", "num_scales"))
         self.check_integers(("residual_blocks",), minimum=0)
+        if self.entropy_model not in ENTROPY_MODELS:
+            raise ConfigError(f"entropy_model must be one of "
+                              f"{ENTROPY_MODELS}, got {self.entropy_model!r}")
+        self.check_integers(("num_slices",))
+        if not isinstance(self.max_support_slices, int) or isinstance(
+                self.max_support_slices, bool):
+            raise ConfigError("max_support_slices must be an integer "
+                              "(negative: all earlier slices)")
+        if (self.entropy_model == "channelwise"
+                and self.latent_channels % self.num_slices):
+            raise ConfigError(f"{self.num_slices} slices do not divide "
+                              f"{self.latent_channels} latent channels")
         if self.norm not in NORMS:
             raise ConfigError(
                 f"norm must be one of {NORMS}, got {self.norm!r}")

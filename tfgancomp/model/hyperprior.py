@@ -94,24 +94,29 @@ class Hyperprior(tf.keras.layers.Layer):
 
         Range coding has a table per integer scale index (tfc truncates
         fractional ones); `discrete` rounds to the nearest table instead, so
-        that coding and the bit estimates outside training use one prior.
+        that coding and the bit estimates outside training use one prior
+        (straight-through, for encoder-side refinement).
         """
         params = tf.cast(self.hyper_synthesis(z_hat), tf.float32)
         params = params[:, :latent_size[0], :latent_size[1], :]
         mean, scale_index = tf.split(params, 2, axis=-1)
         if discrete:
-            scale_index = tf.round(scale_index)
+            scale_index = ste_round(scale_index)
         return mean, scale_index
 
-    def call(self, y, training: bool = False):
-        """(ŷ, bits of y [B], bits of z [B]) for latents y [B, h, w, C].
+    def call(self, y, training: bool = False, z=None):
+        """(ŷ, bits of y [B], bits of z [B]) for latents y [B, h, w, C] (and
+        side latents z, by default the hyper-analysis of y).
 
         With `training`, bits are differentiable noisy-latent estimates;
         otherwise the information content of the rounded latents under the
-        coding prior: what `compress` writes, within a few percent.
+        coding prior: what `compress` writes, within a few percent, with
+        straight-through gradients.
         """
         main, side = self._estimating_models(training)
-        z_tilde, side_bits = side(self.side_latents(y), training=training)
+        if z is None:
+            z = self.side_latents(y)
+        z_tilde, side_bits = side(z, training=training)
         mean, scale_index = self.prior(z_tilde, tf.shape(y)[1:3],
                                        discrete=not training)
         _, bits = main(y, scale_index, loc=mean, training=training)
@@ -173,9 +178,11 @@ class Hyperprior(tf.keras.layers.Layer):
         """What a decoder reads besides the tables."""
         return (self.hyper_synthesis,)
 
-    def compress(self, y):
-        """Latents [1, h, w, C] → (latent string, side-latent string)."""
-        z = self.side_latents(y)
+    def compress(self, y, z=None):
+        """Latents [1, h, w, C] (and side latents, by default the
+        hyper-analysis of y) → (latent string, side-latent string)."""
+        if z is None:
+            z = self.side_latents(y)
         z_hat = self.side_model.quantize(z)
         mean, scale_index = self.prior(z_hat, tf.shape(y)[1:3])
         string = self.latent_model.compress(y, scale_index, loc=mean)
