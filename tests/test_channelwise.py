@@ -177,7 +177,8 @@ def client_decode(fns, string, side_string, latent_size, side_size):
     main, side = model.latent_model, model.side_model
     handle = tfc.create_range_decoder(side_string, side.cdf)
     handle, side_symbols = tfc.entropy_decode_channel(
-        handle, tf.concat([side_size, [model.config.hyper_channels]], 0), tf.int32)
+        handle, tf.concat([side_size, [model.config.hyper_channels]], 0),
+        tf.int32)
     assert tfc.entropy_decode_finalize(handle)
     side_symbols = (side_symbols + side.cdf_offset)[None]
     symbols = np.zeros([1, *latent_size.numpy(), C], np.int32)
