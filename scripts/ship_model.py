@@ -69,12 +69,12 @@ def main():
                         help="replace the shipped model of that name")
     args = parser.parse_args()
 
+    from tfgancomp import presets
     from tfgancomp.deploy import shipped
     from tfgancomp.errors import TfgancompError
     from tfgancomp.training.checkpoints import latest_codec
-    from tfgancomp.training.flags import load_preset
     try:
-        preset = load_preset(args.preset)
+        preset = presets.load(args.preset)
         codec, step = latest_codec(args.run)
         training = {"preset": args.preset}
         if args.note:

@@ -112,12 +112,12 @@ def test_every_config_field_has_a_flag():
 
 
 def test_a_preset_sets_what_the_command_line_does_not():
-    from tfgancomp.training.flags import load_preset
+    from tfgancomp import presets
     flags.FLAGS.unparse_flags()
     flags.FLAGS(["train.py", "--model_dir=x", "--train_glob=x",
                  "--preset=default-gan", "--max_steps=10"])
     model, disc, train, data = train_script.configs()
-    preset = load_preset("default-gan")
+    preset = presets.load("default-gan")
     assert model.num_filters == preset["model"]["num_filters"] == 96
     assert disc.base_filters == 32
     assert (train.lmbda, train.gan_weight) == (0.003, 0.1)

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from tfgancomp.deploy import resolve
-from tfgancomp.errors import BitstreamError, ModelMismatchError
+from tfgancomp.errors import BitstreamError, ModelError, ModelMismatchError
 from tfgancomp.formats import bitstream
 from tfgancomp.formats.image_io import (
     Picture,
@@ -33,20 +33,47 @@ def _as_picture(image) -> Picture:
     return picture_from_pil(image)
 
 
-def compress(image, model=None) -> bytes:
+def compress(image, model=None, effort: int = 0) -> bytes:
     """Compresses a Pillow image, an [H, W(, 3)] uint8 array or a Picture
     with `model`, or by default with the default shipped model (loaded anew
-    on each call: pass a model to compress many images)."""
+    on each call: pass a model to compress many images).
+
+    `effort` above 0 refines the latents of this image for the model's
+    rate-distortion objective (`tfgancomp.model.refine`): smaller files at
+    the same quality, decodable by the same decoders, seconds per image.
+    """
     picture = _as_picture(image)
     if model is None:
         model = load_model()
-    string, side_string = model.compress(picture.rgb)
+    if effort:
+        from tfgancomp.model import refine
+        refine.steps_of(effort)  # a bad level fails before any work
+        codec = refinable(model)
+        string, side_string = refine.compress(codec, picture.rgb,
+                                              codec.lmbda, effort)
+    else:
+        string, side_string = model.compress(picture.rgb)
     alpha = None if picture.alpha is None else picture.alpha.tobytes()
     return bitstream.pack(bitstream.Container(
         height=picture.height, width=picture.width, mode=picture.mode,
         model_name=model.model_name, model_fingerprint=model.fingerprint(),
         string=string.numpy(), side_string=side_string.numpy(), alpha=alpha,
         icc_profile=picture.icc_profile, exif=picture.exif))
+
+
+def refinable(model):
+    """The in-memory `Codec` of `model` (a loaded export is rebuilt from
+    its weights), which refinement differentiates; ModelError if the λ
+    it was trained at is unknown."""
+    from tfgancomp.model.codec import Codec
+    codec = model if isinstance(model, Codec) else model.codec()
+    if codec.lmbda is None:
+        codec.lmbda = getattr(model, "lmbda", None)
+    if codec.lmbda is None:
+        raise ModelError(f"model '{model.model_name}' does not record the "
+                         "rate-distortion weight it was trained at, which "
+                         "refinement (effort above 0) optimises for")
+    return codec
 
 
 def check_model(container: bitstream.Container, model) -> None:

@@ -19,6 +19,7 @@ from absl import app, flags  # noqa: E402
 
 # TensorFlow must load before absl parses flags: imported inside main(),
 # tfc's GDN layers fail to build.
+from tfgancomp import presets  # noqa: E402
 from tfgancomp.errors import TfgancompError  # noqa: E402
 from tfgancomp.model.config import (  # noqa: E402
     ENTROPY_MODELS,
@@ -41,7 +42,6 @@ from tfgancomp.training.flags import (  # noqa: E402
     apply_preset,
     config_from_flags,
     one_line_parser,
-    preset_names,
 )
 from tfgancomp.training.strategy import (  # noqa: E402
     STRATEGIES,
@@ -53,7 +53,7 @@ M, D, T = ModelConfig(), DiscriminatorConfig(), TrainConfig()
 DATA = DataConfig(train_glob=("unused",))
 
 flags.DEFINE_string("preset", None,
-                    "A named recipe (" + ", ".join(preset_names()) + "): "
+                    "A named recipe (" + ", ".join(presets.names()) + "): "
                     "architecture and training settings of a shipped model; "
                     "flags given here override it.")
 # Data.

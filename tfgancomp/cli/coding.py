@@ -17,6 +17,18 @@ from tfgancomp.cli.common import (
 from tfgancomp.evaluation import metrics
 from tfgancomp.formats import bitstream
 from tfgancomp.formats.files import check_writable, write_new_file
+from tfgancomp.model import effort
+
+
+def add_effort(parser):
+    parser.add_argument(
+        "--effort", type=int, default=0, metavar="N",
+        help=f"0 (default): one pass of the encoder; 1 to "
+             f"{len(effort.EFFORT_STEPS) - 1}: refine the latents of each "
+             "image for its model's objective (" +
+             ", ".join(map(str, effort.EFFORT_STEPS[1:])) + " steps): "
+             "smaller files, seconds per image, the same decoder")
+
 
 MODEL_HELP = ("model: a shipped model's name (see `tfgancomp models`), a "
               "training run, a model directory or an export")
@@ -28,6 +40,7 @@ def add_parsers(commands):
     p.add_argument("-o", "--output", help="output file (default IMAGE.tfgc)")
     p.add_argument("--model", help=MODEL_HELP + " (default: the default "
                                                 "shipped model)")
+    add_effort(p)
     add_force(p)
     p.set_defaults(run=compress)
 
@@ -54,9 +67,10 @@ def compress(args):
     output = Path(args.output) if args.output else source.with_suffix(".tfgc")
     picture = read_image(source)
     check_writable(output, args.force)  # fail before the slow part
+    effort.steps_of(args.effort)
     model = load_model(args.model)
     start = time.perf_counter()
-    data = compress_picture(picture, model)
+    data = compress_picture(picture, model, args.effort)
     seconds = time.perf_counter() - start
     write_new_file(output, data, force=args.force)
     note(picture.notes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tfgancomp.cli.coding import add_effort
 from tfgancomp.cli.common import (
     check_output,
     codecs_here,
@@ -16,6 +17,7 @@ from tfgancomp.cli.common import (
 )
 from tfgancomp.errors import ModelError, TfgancompError
 from tfgancomp.formats.files import check_writable, write_new_file
+from tfgancomp.model import effort
 
 ALL_CODECS = "jpeg,webp,jpeg2000,avif,jpegxl"
 
@@ -32,6 +34,7 @@ def add_parsers(commands):
     p.add_argument("--codecs", default=ALL_CODECS,
                    help="comma-separated: jpeg (= jpeg-420,jpeg-444), "
                         "webp, jpeg2000, avif, jpegxl (default: all)")
+    add_effort(p)
     p.add_argument("--json", metavar="OUT", help="write all results as JSON")
     p.add_argument("--csv", metavar="OUT",
                    help="write one row per image, codec and setting")
@@ -105,6 +108,7 @@ def evaluate(args):
         reports.require_matplotlib()
     if args.fid_patch < 1:
         raise TfgancompError("--fid_patch must be a positive number of px")
+    effort.steps_of(args.effort)
     if not codecs and not args.models:
         reasons = "; ".join(f"{n}: {r}" for n, r in missing.items())
         raise TfgancompError(f"nothing to evaluate: no --models, and no "
@@ -112,7 +116,7 @@ def evaluate(args):
     curves = [runs.codec_curve(c) for c in codecs]
     models = _models(args.models)
     if models:
-        curves.append(runs.model_curve(models))
+        curves.append(runs.model_curve(models, args.effort))
     quiet_tensorflow()  # MS-SSIM
     inception = None
     if args.fid_weights:

@@ -86,8 +86,9 @@ def load_export(path: str | os.PathLike) -> ExportedModel:
         raise ModelError(f"encoder and decoder are different models: "
                          f"{described}")
     (name, fingerprint), = models
-    config = next(iter(identities.values())).get("config")
-    return ExportedModel(name, bytes.fromhex(fingerprint), found, config)
+    identity = next(iter(identities.values()))
+    return ExportedModel(name, bytes.fromhex(fingerprint), found,
+                         identity.get("config"), identity.get("lmbda"))
 
 
 def _load_saved_model(directory: Path):
@@ -106,12 +107,23 @@ class ExportedModel:
     encoder."""
 
     def __init__(self, model_name: str, fingerprint: bytes,
-                 directories: dict[str, Path], config: dict):
+                 directories: dict[str, Path], config: dict,
+                 lmbda: float | None = None):
         self.model_name = model_name
         self.directories = directories
         self.config = config  # the ModelConfig's values
+        self.lmbda = lmbda  # the rate-distortion weight it was trained at
         self._fingerprint = fingerprint
         self._loaded = {}
+        self._codec = None
+
+    def codec(self):
+        """The in-memory `Codec` of these weights (both sides needed),
+        built once: what encoder-side refinement differentiates."""
+        if self._codec is None:
+            from tfgancomp.deploy.warm_start import codec_of_export
+            self._codec = codec_of_export(self)
+        return self._codec
 
     def variables(self) -> dict:
         """The variables of every side present, by name."""

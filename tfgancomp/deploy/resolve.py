@@ -78,8 +78,15 @@ def load(model: str | os.PathLike | ModelSource | None):
     source = model if isinstance(model, ModelSource) else resolve(model)
     if source.kind == EXPORT:
         from tfgancomp.deploy.exported import load_export
-        return load_export(source.path)
+        return _with_lambda(load_export(source.path), source)
     return load_codec(source)
+
+
+def _with_lambda(model, source: ModelSource):
+    """Shipped models made before exports recorded λ: their preset's."""
+    if model.lmbda is None and source.shipped_name is not None:
+        model.lmbda = shipped.training_lambda(source.shipped_name)
+    return model
 
 
 def load_codec(model: str | os.PathLike | ModelSource | None):
@@ -94,7 +101,7 @@ def load_codec(model: str | os.PathLike | ModelSource | None):
         return latest_codec(source.path)[0]
     from tfgancomp.deploy.exported import load_export
     from tfgancomp.deploy.warm_start import codec_of_export
-    return codec_of_export(load_export(source.path))
+    return _with_lambda(codec_of_export(load_export(source.path)), source)
 
 
 def for_header(model_name: str):

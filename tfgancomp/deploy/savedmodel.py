@@ -201,7 +201,7 @@ def _identity(codec, side: str, fingerprint: str) -> dict:
     from tfgancomp import __version__
     return {"format": FORMAT, "version": FORMAT_VERSION, "side": side,
             "model_name": codec.model_name, "model_fingerprint": fingerprint,
-            "config": codec.config.to_dict(),
+            "config": codec.config.to_dict(), "lmbda": codec.lmbda,
             "signatures": list(SIGNATURES[side]),
             "tfgancomp_version": __version__}
 

@@ -50,6 +50,16 @@ def shipped_path(name: str) -> Path:
     return models[name]
 
 
+def training_lambda(name: str) -> float | None:
+    """The rate-distortion weight a shipped model was trained at, from the
+    preset its card names (exports made before 0.2 do not record it)."""
+    from tfgancomp import presets
+    preset = card(name).get("training", {}).get("preset")
+    if preset not in presets.names():
+        return None
+    return presets.load(preset).get("train", {}).get("lmbda")
+
+
 def size_bytes(directory: Path) -> int:
     """Bytes of all files under `directory`."""
     return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())

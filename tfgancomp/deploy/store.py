@@ -49,6 +49,8 @@ def save_codec(codec: Codec, directory: str | os.PathLike, name: str) -> Path:
     _coding_checkpoint(codec).write(str(directory / WEIGHTS))
     metadata = {"format": FORMAT, "version": FORMAT_VERSION, "name": name,
                 "config": codec.config.to_dict()}
+    if codec.lmbda is not None:
+        metadata["lmbda"] = codec.lmbda
     (directory / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
     return directory
 
@@ -80,4 +82,5 @@ def load_codec(directory: str | os.PathLike) -> Codec:
         raise ModelError(
             f"cannot load weights from {directory}: {first_line}") from None
     codec.model_name = name
+    codec.lmbda = metadata.get("lmbda")
     return codec

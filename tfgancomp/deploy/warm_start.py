@@ -42,4 +42,5 @@ def codec_of_export(exported):
     # coding only its tables.
     copy_weights(exported.variables(), codec.entropy.side_prior.variables)
     codec.model_name = exported.model_name
+    codec.lmbda = exported.lmbda
     return codec

@@ -56,17 +56,22 @@ def codec_curve(codec: classical.ClassicalCodec, sweep=None) -> Curve:
         for value in (sweep or codec.sweep)])
 
 
-def model_setting(label: str, model) -> Setting:
+def model_setting(label: str, model, effort: int = 0) -> Setting:
+    """A model at one encoder effort (`effort` above 0 refines the latents
+    of each image; its label then says so)."""
     from tfgancomp.api import compress, decompress
-    return Setting(f"model={label}", lambda rgb: compress(rgb, model),
+    if effort:
+        label = f"{label}+effort{effort}"
+    return Setting(f"model={label}", lambda rgb: compress(rgb, model, effort),
                    lambda data: np.asarray(
                        decompress(data, model).convert("RGB")))
 
 
-def model_curve(models: dict) -> Curve:
+def model_curve(models: dict, effort: int = 0) -> Curve:
     """Our models, one setting (operating point) each, as one curve."""
     return Curve(MODEL_CURVE, "tfgancomp models, one point each", False,
-                 [model_setting(label, m) for label, m in models.items()])
+                 [model_setting(label, m, effort)
+                  for label, m in models.items()])
 
 
 def find_images(spec: str) -> list[Path]:

@@ -45,6 +45,9 @@ class Codec(tf.keras.Model):
                         if config.entropy_model == "channelwise"
                         else Hyperprior(config))
         self.model_name = "unnamed"  # set by whoever loads it
+        # The rate-distortion weight it was trained at, if known: what
+        # encoder-side refinement optimises for.
+        self.lmbda: float | None = None
         self.analysis.build((None, None, None, 3))
         self.synthesis.build((None, None, None, config.latent_channels))
 

@@ -50,4 +50,5 @@ def latest_codec(model_dir: str | os.PathLike) -> tuple[Codec, int]:
             partial=True)
     codec.fix_tables()
     codec.model_name = stored.get("name", model_dir.resolve().name)
+    codec.lmbda = stored.get("train", {}).get("lmbda")
     return codec, int(step.numpy())

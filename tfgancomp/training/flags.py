@@ -10,17 +10,14 @@ not given on the command line.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
-from pathlib import Path
 from typing import Callable
 
 from absl import flags
 
-from tfgancomp.errors import ConfigError
+from tfgancomp import presets
 
-PRESETS = Path(__file__).resolve().parents[1] / "presets"
 SECTIONS = ("model", "discriminator", "train", "data")
 # Flags whose name is not the field's own, by config section.
 FLAG_NAMES = {"discriminator": {"base_filters": "disc_filters",
@@ -54,23 +51,10 @@ def config_from_flags(section: str, cls, values=flags.FLAGS):
     return cls(**kwargs)
 
 
-def preset_names() -> list[str]:
-    return sorted(p.stem for p in PRESETS.glob("*.json"))
-
-
-def load_preset(name: str) -> dict:
-    """A preset's sections, `description` and maybe `init_from`."""
-    path = PRESETS / f"{name}.json"
-    if not path.is_file():
-        raise ConfigError(f"no preset named '{name}' (presets: "
-                          f"{', '.join(preset_names()) or 'none'})")
-    return json.loads(path.read_text())
-
-
 def apply_preset(name: str, values=flags.FLAGS) -> dict:
     """Sets every flag of preset `name` not given on the command line;
     returns the preset."""
-    preset = load_preset(name)
+    preset = presets.load(name)
     for section in SECTIONS:
         for field, value in preset.get(section, {}).items():
             flag = values[flag_name(section, field)]

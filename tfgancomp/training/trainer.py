@@ -375,6 +375,7 @@ class Trainer:
     def export(self) -> Path:
         """Fixes the range-coding tables and writes `model_dir/model`."""
         self.codec.fix_tables()
+        self.codec.lmbda = self.train_config.lmbda
         return store.save_codec(self.codec, self.model_dir / RUN_MODEL,
                                 self.name)
 
