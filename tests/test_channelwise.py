@@ -12,7 +12,7 @@ import tensorflow_compression as tfc
 
 from tfgancomp.model.channelwise import ChannelwisePrior
 from tfgancomp.model.config import ModelConfig
-from tfgancomp.model.hyperprior import scale_function
+from tfgancomp.model.prior import scale_function
 
 C = 16
 CONFIG = dict(latent_channels=C, hyper_channels=8, hyper_filters=16,

@@ -68,8 +68,6 @@ def refinable(model):
     from tfgancomp.model.codec import Codec
     codec = model if isinstance(model, Codec) else model.codec()
     if codec.lmbda is None:
-        codec.lmbda = getattr(model, "lmbda", None)
-    if codec.lmbda is None:
         raise ModelError(f"model '{model.model_name}' does not record the "
                          "rate-distortion weight it was trained at, which "
                          "refinement (effort above 0) optimises for")

@@ -52,7 +52,7 @@ def shipped_path(name: str) -> Path:
 
 def training_lambda(name: str) -> float | None:
     """The rate-distortion weight a shipped model was trained at, from the
-    preset its card names (exports made before 0.2 do not record it)."""
+    preset its card names (the exports shipped with 0.1.0 do not record it)."""
     from tfgancomp import presets
     preset = card(name).get("training", {}).get("preset")
     if preset not in presets.names():

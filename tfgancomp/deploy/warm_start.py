@@ -34,13 +34,14 @@ def codec_of_export(exported):
     codec.fix_tables(placeholders=True)
     for side in ("encoder", "decoder"):
         exported.signature(side)  # a clear error if a side is missing
-    _, missing = copy_weights(exported.variables(), codec.coding_variables())
+    saved = exported.variables()
+    _, missing = copy_weights(saved, codec.coding_variables())
     if missing:
         raise ModelError(f"the export of '{exported.model_name}' lacks "
                          f"{', '.join(missing)}")
-    # The side prior's density, exported since 0.2: bit estimates use it,
+    # The side prior's density (exports after 0.1.0): bit estimates use it,
     # coding only its tables.
-    copy_weights(exported.variables(), codec.entropy.side_prior.variables)
+    copy_weights(saved, codec.entropy.side_prior.variables)
     codec.model_name = exported.model_name
     codec.lmbda = exported.lmbda
     return codec

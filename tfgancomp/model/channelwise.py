@@ -24,7 +24,7 @@ import tensorflow_compression as tfc
 
 from tfgancomp.model.config import ModelConfig
 from tfgancomp.model.geometry import pad_to_multiple
-from tfgancomp.model.hyperprior import scale_function
+from tfgancomp.model.prior import LatentPrior
 
 
 def _conv(filters, kernel_size, strides=1, activation=None, bias=0.0,
@@ -56,7 +56,7 @@ class _Stack(tf.keras.layers.Layer):
         return x
 
 
-class ChannelwisePrior(tf.keras.layers.Layer):
+class ChannelwisePrior(LatentPrior):
     """Hyperprior plus channel-wise autoregressive prior of latents y: the
     same interface as `Hyperprior`, with `autoregressive` scale indexes.
 
@@ -67,8 +67,7 @@ class ChannelwisePrior(tf.keras.layers.Layer):
     autoregressive = True  # slice k's indexes depend on slices before it
 
     def __init__(self, config: ModelConfig, **kwargs):
-        super().__init__(name="channelwise", dtype="float32", **kwargs)
-        self.config = config
+        super().__init__(config, "channelwise", **kwargs)
         self.num_slices = config.num_slices
         self.slice_depth = config.latent_channels // config.num_slices
         k, f = config.kernel_size, config.hyper_filters
@@ -95,11 +94,6 @@ class ChannelwisePrior(tf.keras.layers.Layer):
         self.scale_transforms = slice_transforms(
             "scale", config.initial_scale_index)
         self.lrp_transforms = slice_transforms("lrp")
-        self.side_prior = tfc.NoisyDeepFactorized(
-            batch_shape=[config.hyper_channels])
-        self._scale = scale_function(config)
-        self.latent_model = None
-        self.side_model = None
         self.build(tf.TensorShape([None, None, None,
                                    config.latent_channels]))
 
@@ -123,24 +117,6 @@ class ChannelwisePrior(tf.keras.layers.Layer):
             self.scale_transforms[k].build(shape(support))
             self.lrp_transforms[k].build(shape(support + self.slice_depth))
         super().build(input_shape)
-
-    def _estimating_models(self, training: bool):
-        """Entropy models without tables, for bit estimates (as
-        `Hyperprior`)."""
-        main = tfc.LocationScaleIndexedEntropyModel(
-            tfc.NoisyNormal, self.config.num_scales, self._scale,
-            coding_rank=3, compression=False, bottleneck_dtype=tf.float32)
-        if training:
-            offset = None
-        elif self.can_code:
-            offset = self.side_model.quantization_offset
-        else:
-            offset = tfc.quantization_offset(self.side_prior)
-        side = tfc.ContinuousBatchedEntropyModel(
-            self.side_prior, coding_rank=3, compression=False,
-            offset_heuristic=False, quantization_offset=offset,
-            bottleneck_dtype=tf.float32)
-        return main, side
 
     def side_latents(self, y):
         """z of latents y, padded so that every convolution sees even sizes."""
@@ -204,56 +180,10 @@ class ChannelwisePrior(tf.keras.layers.Layer):
 
     # Coding with fixed tables.
 
-    @property
-    def can_code(self) -> bool:
-        return self.latent_model is not None
-
-    @tf.function
-    def _side_tables(self):
-        """Range-coding tables of the side prior: much faster traced."""
-        side = tfc.ContinuousBatchedEntropyModel(
-            self.side_prior, coding_rank=3, compression=True, stateless=True,
-            bottleneck_dtype=tf.float32)
-        return side.cdf, side.cdf_offset, side.quantization_offset
-
-    def fix_tables(self, placeholders: bool = False):
-        """Builds the range-coding tables from the trained priors, once.
-
-        With `placeholders=True`, creates empty tables to be overwritten by
-        restoring a checkpoint (the table variables take any length).
-        """
-        self.latent_model = tfc.LocationScaleIndexedEntropyModel(
-            tfc.NoisyNormal, self.config.num_scales, self._scale,
-            coding_rank=3, compression=True, bottleneck_dtype=tf.float32)
-        if placeholders:
-            tables = dict(cdf_shapes=(1, 1), quantization_offset=True)
-        else:
-            cdf, cdf_offset, offset = self._side_tables()
-            tables = dict(cdf=cdf, cdf_offset=cdf_offset,
-                          quantization_offset=offset)
-        self.side_model = tfc.ContinuousBatchedEntropyModel(
-            prior_shape=self.side_prior.batch_shape, coding_rank=3,
-            compression=True, bottleneck_dtype=tf.float32, **tables)
-
     def _transforms(self) -> list:
         return ([self.hyper_analysis, self.hyper_synthesis_mean,
                  self.hyper_synthesis_scale] + self.mean_transforms +
                 self.scale_transforms + self.lrp_transforms)
-
-    def transform_variables(self) -> list[tf.Variable]:
-        """The weights of the transforms that coding reads."""
-        return [v for t in self._transforms() for v in t.variables]
-
-    def table_tensors(self) -> list[tf.Tensor]:
-        """The range-coding tables, in a fixed order."""
-        main, side = self.latent_model, self.side_model
-        return [main.cdf, main.cdf_offset, side.cdf, side.cdf_offset,
-                side.quantization_offset]
-
-    def table_variables(self) -> list[tf.Variable]:
-        """The range-coding tables, as variables (for exports)."""
-        return (list(self.latent_model.variables) +
-                list(self.side_model.variables))
 
     def encoder_transforms(self) -> tuple:
         """What an encoder reads besides the tables."""
@@ -263,33 +193,10 @@ class ChannelwisePrior(tf.keras.layers.Layer):
         """What a decoder reads besides the tables."""
         return tuple(self._transforms()[1:])
 
-    def range_coding_tables(self) -> dict:
-        """The range coder's tables, for clients that code the symbols:
-        one latent string, the slices one after the other, each in
-        row-major order."""
-        main, side = self.latent_model, self.side_model
-
-        def ints(tensor):
-            return [int(v) for v in tensor.numpy()]
-
-        return {
-            "range_coder": "tensorflow_compression 2.14 range coder",
-            "precision": int(main.range_coder_precision),
-            "latent": {"cdf": ints(main.cdf),
-                       "cdf_offset": ints(main.cdf_offset),
-                       "table": "latent_scale_indexes",
-                       "order": f"{self.num_slices} channel slices of "
-                                f"{self.slice_depth}, one after the other",
-                       "autoregressive": True},
-            "side_latent": {"cdf": ints(side.cdf),
-                            "cdf_offset": ints(side.cdf_offset),
-                            "table": "channel (last axis)"},
-        }
-
-    def _table_indexes(self, scale_index):
-        """Integer-valued scale indexes → int32 table indexes, clipped."""
-        return tf.cast(tf.clip_by_value(
-            scale_index, 0.0, self.config.num_scales - 1.0), tf.int32)
+    def _latent_table_facts(self) -> dict:
+        return {"order": f"{self.num_slices} channel slices of "
+                         f"{self.slice_depth}, one after the other, each "
+                         "row-major", "autoregressive": True}
 
     def compress(self, y, z=None):
         """y [1, h, w, C] (and z) → (latent string, side string)."""

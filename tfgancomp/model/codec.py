@@ -101,19 +101,20 @@ class Codec(tf.keras.Model):
         (`placeholders`: empty tables that a restore overwrites)."""
         self.entropy.fix_tables(placeholders)
 
-    def coding_tensors(self) -> list[tf.Tensor]:
-        """Every weight and table that compress or decompress reads, in the
-        order fingerprints hash them."""
+    def _with_weights(self, tables: list) -> list:
+        """The transforms' weights, then `tables`: the order fingerprints
+        hash them in."""
         return (list(self.analysis.variables) +
                 self.entropy.transform_variables() +
-                list(self.synthesis.variables) + self.entropy.table_tensors())
+                list(self.synthesis.variables) + tables)
+
+    def coding_tensors(self) -> list[tf.Tensor]:
+        """Every weight and table that compress or decompress reads."""
+        return self._with_weights(self.entropy.table_tensors())
 
     def coding_variables(self) -> list[tf.Variable]:
         """The variables behind `coding_tensors`: what exports hold."""
-        return (list(self.analysis.variables) +
-                self.entropy.transform_variables() +
-                list(self.synthesis.variables) +
-                self.entropy.table_variables())
+        return self._with_weights(self.entropy.table_variables())
 
     def fingerprint(self) -> bytes:
         """8 bytes identifying this model: its config, weights and tables."""

@@ -60,7 +60,6 @@ def apply_preset(name: str, values=flags.FLAGS) -> dict:
             flag = values[flag_name(section, field)]
             if not flag.present:
                 flag.value = value
-    for key in ("init_from",):
-        if key in preset and not values[key].present:
-            values[key].value = preset[key]
+    if "init_from" in preset and not values["init_from"].present:
+        values["init_from"].value = preset["init_from"]
     return preset
