@@ -13,7 +13,7 @@ setup(
     packages=find_packages(include=["tfgancomp", "tfgancomp.*"]),
     include_package_data=True,
     package_data={"tfgancomp": ["pretrained/**/*", "presets/*.json",
-                                "samples/*"]},
+                                "samples/*", "serve/static/*"]},
     install_requires=[
         # tensorflow-compression's last release works only with TF 2.14.
         "tensorflow==2.14.1",
@@ -34,9 +34,16 @@ setup(
     extras_require={
         "jxl": ["pillow-jxl-plugin>=1.3"],  # JPEG XL in `evaluate`
         "plot": ["matplotlib>=3.7"],  # `evaluate --plot`
-        # SciPy cross-checks the BD-rate interpolation and FID's matrix root.
+        # `tfgancomp serve`: the HTTP service and its page.
+        "serve": ["fastapi>=0.110", "uvicorn>=0.29",
+                  "python-multipart>=0.0.9"],
+        # SciPy cross-checks the BD-rate interpolation and FID's matrix root;
+        # httpx drives the service's ASGI test client, selenium the
+        # browser test (Debian's chromium and chromium-driver).
         "test": ["pytest>=7", "pillow-jxl-plugin>=1.3", "matplotlib>=3.7",
-                 "scipy>=1.9"],
+                 "scipy>=1.9", "fastapi>=0.110", "uvicorn>=0.29",
+                 "python-multipart>=0.0.9", "httpx>=0.27",
+                 "selenium>=4.11"],
     },
     entry_points={"console_scripts": ["tfgancomp = tfgancomp.cli:main"]},
     classifiers=[

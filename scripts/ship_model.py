@@ -36,11 +36,16 @@ def wall_time_hours(run: Path) -> float:
 
 
 def results(document: dict, name: str) -> dict:
-    """The model's means and bits saved in a `tfgancomp evaluate` JSON."""
-    setting = f"model={name}"
-    means, = [m for m in document["means"] if m["setting"] == setting]
+    """The model's means and bits saved in a `tfgancomp evaluate` JSON:
+    of its one setting, or for a variable-rate model the BD-rates of its
+    curves and the means at each quality."""
     out = {"images": f"{len(document['images'])} images of "
                      f"{Path(document['images'][0]).parent}"}
+    setting = f"model={name}"
+    fixed = [m for m in document["means"] if m["setting"] == setting]
+    if not fixed:
+        return dict(out, **curve_results(document, name))
+    means, = fixed
     out.update({k: means[k] for k in ("bpp", "psnr", "ms_ssim",
                                       "detail_ratio", "encode_ms",
                                       "decode_ms")})
@@ -49,6 +54,26 @@ def results(document: dict, name: str) -> dict:
             out[f"bits_saved_vs_{saved['codec']}_percent"] = saved["percent"]
             out[f"images_in_range_of_{saved['codec']}"] = (
                 f"{saved['images_used']}/{saved['images_total']}")
+    return out
+
+
+def curve_results(document: dict, name: str) -> dict:
+    """BD-rate of each curve of model `name` (one per realism) against
+    each classical codec, and its means (bpp, PSNR, MS-SSIM, detail,
+    milliseconds) per setting."""
+    curves = [c["name"] for c in document["codecs"]
+              if c["name"] == name or c["name"].startswith(f"{name} r=")]
+    out = {}
+    for entry in document["bd"]:
+        if entry["test"] in curves and entry["bd_rate_percent"] is not None:
+            out[f"BD-rate of {entry['test']} vs {entry['anchor']} "
+                "percent"] = entry["bd_rate_percent"]
+    for means in document["means"]:
+        if means["codec"] in curves:
+            out[means["setting"].split("=", 1)[1]] = {
+                "bpp": means["bpp"], "PSNR": means["psnr"],
+                "MS-SSIM": means["ms_ssim"], "detail": means["detail_ratio"],
+                "enc ms": means["encode_ms"], "dec ms": means["decode_ms"]}
     return out
 
 

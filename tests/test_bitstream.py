@@ -1,3 +1,5 @@
+import hashlib
+import math
 import random
 import struct
 import zlib
@@ -101,7 +103,7 @@ def test_duplicate_and_unknown_sections():
     body[first_section] = ord("Y")  # Z becomes a second Y
     with pytest.raises(BitstreamError, match="twice"):
         bitstream.unpack(with_valid_crc(bytes(body)))
-    body[first_section] = ord("Q")
+    body[first_section] = ord("X")
     with pytest.raises(BitstreamError, match="unknown section"):
         bitstream.unpack(with_valid_crc(bytes(body)))
 
@@ -126,3 +128,105 @@ def test_pack_refuses_what_it_cannot_hold():
         bitstream.pack(container(mode="RGBA"))  # alpha missing
     with pytest.raises(BitstreamError):
         bitstream.pack(container(model_name="x" * 300))
+
+
+def test_version_1_bytes_are_unchanged():
+    """Pinned: what version 1 wrote before version 2 existed."""
+    alpha = bytes(i % 251 for i in range(17 * 33))
+    data = bitstream.pack(container(
+        mode="RGBA", alpha=alpha, icc_profile=b"icc" * 50,
+        exif=b"Exif\x00\x00" + b"e" * 30))
+    assert data[4] == 1
+    assert hashlib.sha256(data).hexdigest() == (
+        "e2b146c0b473c54102c856c5d5fc63855014bc8e1bd41ef63eee4408417745cc")
+
+
+@pytest.mark.parametrize("changes", [
+    dict(quality=0.5), dict(tile=1), dict(tile=65535),
+    dict(quality=0.0, tile=16), dict(quality=1.0, mode="LA",
+                                     alpha=bytes(17 * 33), exif=b"x")])
+def test_version_2_round_trip(changes):
+    changes["quality"] = (None if "quality" not in changes else
+                          bitstream.quantize_quality(changes["quality"]))
+    c = container(**changes)
+    data = bitstream.pack(c)
+    assert data[4] == 2 and c.version == 2
+    assert bitstream.unpack(data) == c
+
+
+def test_quality_is_held_as_a_16_bit_code():
+    for q in (0.0, 1e-9, 0.3, 1 / 3, 0.99999, 1.0):
+        code = bitstream.quality_code(q)
+        assert code == round(q * 65535) and 0 <= code <= 65535
+        held = bitstream.quality_of_code(code)
+        assert bitstream.quality_code(held) == code
+        assert abs(held - q) <= 0.5 / 65535
+        unpacked = bitstream.unpack(bitstream.pack(container(quality=q)))
+        assert unpacked.quality == held == bitstream.quantize_quality(q)
+    for bad in (-0.01, 1.01, math.nan, math.inf, True):
+        with pytest.raises(BitstreamError, match="quality"):
+            bitstream.pack(container(quality=bad))
+
+
+@pytest.mark.parametrize("tile", [0, 65536, -1, 2.5, True])
+def test_pack_refuses_bad_tile_sizes(tile):
+    with pytest.raises(BitstreamError, match="tile"):
+        bitstream.pack(container(tile=tile))
+
+
+def _sections(data: bytes, name_length: int = 4) -> list:
+    """[(tag, payload)] of a packed file."""
+    pos, body, found = 19 + name_length + 1, data[:-4], []
+    while pos < len(body):
+        tag, length = struct.unpack_from(">cI", body, pos)
+        found.append((tag, body[pos + 5:pos + 5 + length]))
+        pos += 5 + length
+    return found
+
+
+def _repack(version: int, sections: list, height=17, width=33,
+            mode_code=1) -> bytes:
+    head = struct.pack(">4sBBHH8sB", b"TFGC", version, mode_code, height,
+                       width, bytes(range(8)), 4) + b"tiny"
+    body = head + bytes([len(sections)]) + b"".join(
+        struct.pack(">cI", tag, len(payload)) + payload
+        for tag, payload in sections)
+    return with_valid_crc(body)
+
+
+def test_version_rules_with_valid_checksum():
+    v2 = _sections(bitstream.pack(container(quality=0.5, tile=8)))
+    assert [tag for tag, _ in v2] == [b"Q", b"T", b"Z", b"Y"]
+    assert bitstream.unpack(_repack(2, v2)).tile == 8
+    with pytest.raises(BitstreamError, match="version 1 file holds a Q"):
+        bitstream.unpack(_repack(1, v2))
+    with pytest.raises(BitstreamError, match="version 1 file holds a T"):
+        bitstream.unpack(_repack(1, v2[1:]))
+    with pytest.raises(BitstreamError, match="neither a Q nor a T"):
+        bitstream.unpack(_repack(2, v2[2:]))
+    for tag, payload, message in [(b"Q", b"\x01", "1 bytes, not 2"),
+                                  (b"T", b"\x00\x00", "tile size 0"),
+                                  (b"T", b"\x00\x00\x01", "not 2")]:
+        with pytest.raises(BitstreamError, match=message):
+            bitstream.unpack(_repack(2, [(tag, payload)] + v2[2:]))
+    with pytest.raises(BitstreamError, match="versions 1, 2"):
+        bitstream.unpack(_repack(3, v2))
+
+
+def test_alpha_plane_too_small_for_the_claimed_size():
+    """A header claiming more pixels than the alpha's deflate stream can
+    expand to is refused before inflating anything."""
+    sections = _sections(bitstream.pack(container(mode="LA",
+                                                  alpha=bytes(17 * 33))))
+    data = _repack(1, sections, height=60000, width=2900, mode_code=4)
+    with pytest.raises(BitstreamError, match="cannot hold"):
+        bitstream.unpack(data)
+
+
+def test_max_pixels():
+    data = bitstream.pack(container())
+    assert bitstream.unpack(data, max_pixels=17 * 33).height == 17
+    with pytest.raises(BitstreamError, match="exceeds the limit of 560"):
+        bitstream.unpack(data, max_pixels=560)
+    with pytest.raises(BitstreamError, match="max_pixels must be"):
+        bitstream.unpack(data, max_pixels=0)

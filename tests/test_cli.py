@@ -1,9 +1,12 @@
 """The `tfgancomp` command end to end, and every user mistake it meets."""
 
+import io
 import json
 import os
+import struct
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 import pytest
@@ -333,8 +336,6 @@ def test_compare_codecs(capsys, tmp_path, three_images, trained_model_dir):
 def test_compare_codecs_user_mistakes(capsys, tmp_path, three_images):
     image = three_images / "0.png"
     output = tmp_path / "side.png"
-    code, _, err = run(capsys, "compare-codecs", image, "-o", output)
-    assert_user_error(code, err, "--bpp", "--model")
     for bad in ("-1", "0", "nan", "100"):
         code, _, err = run(capsys, "compare-codecs", image, "--bpp", bad,
                            "-o", output)
@@ -351,3 +352,179 @@ def test_compare_codecs_user_mistakes(capsys, tmp_path, three_images):
     code, _, err = run(capsys, "compare-codecs", tmp_path / "nope.png",
                        "--bpp", "1", "-o", tmp_path / "x.png")
     assert_user_error(code, err, "nope.png")
+
+
+def test_compare_codecs_uses_the_default_model(capsys, tmp_path,
+                                               three_images):
+    output = tmp_path / "side.png"
+    code, out, err = run(capsys, "compare-codecs", three_images / "0.png",
+                         "--codecs", "webp", "-o", output)
+    assert code == 0, err
+    assert list(_table(out)) == ["default-gan", "webp"]
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i, (h, w) in enumerate([(40, 48), (24, 72), (33, 20)]):
+        Image.fromarray(photo_like(h, w, seed=30 + i)).save(
+            folder / f"p{i}.png")
+    (folder / "broken.png").write_text("not an image")
+    return folder
+
+
+@pytest.fixture
+def count_loads(monkeypatch):
+    from tfgancomp.cli import common
+    loads = []
+
+    def counting(model):
+        loads.append(model)
+        return load(model)
+    load = common.load_model
+    monkeypatch.setattr(common, "load_model", counting)
+    return loads
+
+
+def test_many_files_per_command(capsys, tmp_path, photos, trained_model_dir,
+                                count_loads):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    inputs = [photos / "p0.png", photos / "broken.png", photos / "p1.png",
+              photos / "p2.png"]
+    code, out, err = run(capsys, "compress", *inputs, "-o", out_dir,
+                         "--model", trained_model_dir)
+    assert code == 1  # one failed, the others went on
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "p0.tfgc", "p1.tfgc", "p2.tfgc"]
+    assert out.count(" -> ") == 3
+    assert err.splitlines() == [
+        f"tfgancomp: error: {photos / 'broken.png'} is not an image Pillow "
+        "can read",
+        "tfgancomp: error: 1 of 4 files failed (compress: 3 of 4 files in "
+        + err.split("files in ")[1].split("\n")[0]]
+    assert len(count_loads) == 1  # one model load for all files
+
+    coded = sorted(out_dir.glob("*.tfgc"))
+    code, out, err = run(capsys, "decompress", *coded, "-o", out_dir,
+                         "--model", trained_model_dir)
+    assert code == 0, err
+    assert "decompress: 3 of 3 files in" in out.splitlines()[-1]
+    assert len(count_loads) == 2
+    for i, (h, w) in enumerate([(40, 48), (24, 72), (33, 20)]):
+        assert np.asarray(Image.open(out_dir / f"p{i}.png")).shape == (
+            h, w, 3)
+    # Without -o, each output goes beside its input; existing ones fail
+    # one by one.
+    code, out, err = run(capsys, "decompress", *coded, "--model",
+                         trained_model_dir)
+    assert code == 1 and "3 of 3 files failed" in err
+    assert err.count("already exists") == 3
+
+    code, out, err = run(capsys, "info", *coded, photos / "p0.png")
+    assert code == 1
+    assert out.splitlines()[0].split()[:3] == ["file", "bytes", "bpp"]
+    assert len(out.splitlines()) == 4
+    assert "not a .tfgc file" in err and "1 of 4 files failed" in err
+    code, out, _ = run(capsys, "info", *coded, "--json")
+    rows = json.loads(out)
+    assert [r["width"] for r in rows] == [48, 72, 20]
+    assert {r["format_version"] for r in rows} == {1}
+
+
+def test_many_inputs_need_a_directory(capsys, tmp_path, photos):
+    code, _, err = run(capsys, "compress", photos / "p0.png",
+                       photos / "p1.png", "-o", tmp_path / "x.tfgc")
+    assert_user_error(code, err, "-o must be an existing directory")
+    code, _, err = run(capsys, "compress", photos / "p0.png",
+                       photos / "p1.png", "-o", "-")
+    assert_user_error(code, err, "not standard output")
+    other = tmp_path / "other"
+    other.mkdir()
+    Image.fromarray(photo_like(8, 8)).save(other / "p0.jpg")
+    code, _, err = run(capsys, "compress", photos / "p0.png",
+                       other / "p0.jpg", "-o", tmp_path)
+    assert_user_error(code, err, "would both be written to")
+    code, _, err = run(capsys, "compress", "-", photos / "p0.png")
+    assert_user_error(code, err, "only input")
+
+
+def _stdin(monkeypatch, data: bytes):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+
+def test_standard_input_and_output(capsysbinary, monkeypatch, photos,
+                                   tmp_path, trained_model_dir):
+    _stdin(monkeypatch, (photos / "p0.png").read_bytes())
+    assert main(["compress", "-", "--model", str(trained_model_dir)]) == 0
+    coded, err = capsysbinary.readouterr()
+    assert coded[:4] == b"TFGC" and b"(stdin) -> (stdout)" in err
+    _stdin(monkeypatch, coded)
+    assert main(["decompress", "-", "-o", "-", "--format", "webp",
+                 "--model", str(trained_model_dir)]) == 0
+    image, err = capsysbinary.readouterr()
+    assert Image.open(io.BytesIO(image)).format == "WEBP"
+    assert Image.open(io.BytesIO(image)).size == (48, 40)
+    _stdin(monkeypatch, coded)
+    assert main(["info", "-", "--json"]) == 0
+    assert json.loads(capsysbinary.readouterr()[0])["file"] == "(stdin)"
+    # A named file to standard output, and standard input to a file.
+    assert main(["compress", str(photos / "p1.png"), "-o", "-", "--model",
+                 str(trained_model_dir)]) == 0
+    assert capsysbinary.readouterr()[0][:4] == b"TFGC"
+    _stdin(monkeypatch, coded)
+    target = tmp_path / "from_stdin.png"
+    assert main(["decompress", "-", "-o", str(target), "--model",
+                 str(trained_model_dir)]) == 0
+    assert Image.open(target).size == (48, 40)
+    assert main(["decompress", "-", "-o", str(target), "--format", "png",
+                 "--model", str(trained_model_dir)]) == 1
+    assert b"--format applies" in capsysbinary.readouterr()[1]
+
+
+def _resized_header(data: bytes, height: int, width: int) -> bytes:
+    body = bytearray(data[:-4])
+    struct.pack_into(">HH", body, 6, height, width)
+    return bytes(body) + struct.pack(">I", zlib.crc32(bytes(body)))
+
+
+def test_max_pixels(capsys, tmp_path, photos, trained_model_dir):
+    code, _, err = run(capsys, "compress", photos / "p0.png", "--max_pixels",
+                       "1000", "--model", trained_model_dir)
+    assert_user_error(code, err, "48x40 = 1920 pixels exceeds the limit "
+                                 "of 1000")
+    assert not (photos / "p0.tfgc").exists()
+    code, _, err = run(capsys, "compress", photos / "p0.png", "--max_pixels",
+                       "1920", "--model", trained_model_dir)
+    assert code == 0, err
+    crafted = tmp_path / "crafted.tfgc"
+    crafted.write_bytes(_resized_header(
+        (photos / "p0.tfgc").read_bytes(), 65535, 2730))
+    code, _, err = run(capsys, "info", crafted)
+    assert code == 0  # a valid header: only a limit refuses it
+    code, _, err = run(capsys, "decompress", crafted, "--max_pixels",
+                       "50000000", "--model", trained_model_dir)
+    assert_user_error(code, err, "2730x65535", "exceeds the limit")
+    with pytest.raises(SystemExit):
+        main(["decompress", str(crafted), "--max_pixels", "0"])
+    assert "positive integer" in capsys.readouterr().err
+
+
+def test_progress_bar_only_on_a_terminal():
+    from tfgancomp.cli.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    pipe = io.StringIO()
+    silent = Progress("x", stream=pipe, terminal_only=True)
+    silent(1, 2)
+    assert pipe.getvalue() == ""
+    terminal, lines = Terminal(), io.StringIO()
+    bar = Progress("compress", stream=terminal, terminal_only=True)
+    bar(1, 2)
+    bar.message("a.png -> a.tfgc", lines)
+    assert lines.getvalue() == "a.png -> a.tfgc\n"
+    assert terminal.getvalue().count("compress 1/2") == 2  # redrawn
+    assert "\r\033[K" in terminal.getvalue()

@@ -11,6 +11,7 @@ import tfgancomp
 from tfgancomp.errors import ImageError
 from tfgancomp.formats.image_io import (
     encode_image,
+    open_image_data,
     output_format,
     picture_from_pil,
     read_image,
@@ -110,3 +111,35 @@ def test_output_format_from_extension():
     assert output_format("a.jpg") == "JPEG"
     with pytest.raises(ImageError, match=".xyz"):
         output_format("a.xyz")
+
+
+def test_max_pixels_and_image_bytes(tmp_path):
+    path = tmp_path / "wide.png"
+    Image.fromarray(np.zeros((10, 30, 3), np.uint8)).save(path)
+    assert read_image(path, max_pixels=300).width == 30
+    with pytest.raises(ImageError, match="30x10 = 300 pixels exceeds the "
+                                         "limit of 299"):
+        read_image(path, max_pixels=299)
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((4, 5, 3), np.uint8)).save(buffer, "PNG")
+    assert open_image_data(buffer.getvalue()).size == (5, 4)
+    with pytest.raises(ImageError, match="standard input is not an image"):
+        open_image_data(b"hello")
+
+
+def test_the_api_refuses_before_any_work():
+    """No model is loaded or called: `object()` would fail if it were."""
+    from tfgancomp.errors import BitstreamError
+    from tfgancomp.formats import bitstream
+    pixels = np.zeros((10, 30, 3), np.uint8)
+    for image in (pixels, Image.fromarray(pixels),
+                  picture_from_pil(Image.fromarray(pixels))):
+        with pytest.raises(ImageError, match="exceeds the limit of 299"):
+            tfgancomp.compress(image, object(), max_pixels=299)
+    container = bitstream.Container(
+        height=65535, width=2730, mode="RGB", model_name="nowhere",
+        model_fingerprint=bytes(8), string=b"y", side_string=b"z")
+    with pytest.raises(BitstreamError, match="2730x65535"):
+        tfgancomp.api.decompress_container(container, max_pixels=10**6)
+    with pytest.raises(BitstreamError, match="exceeds the limit"):
+        tfgancomp.decompress(bitstream.pack(container), max_pixels=10**6)

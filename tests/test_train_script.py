@@ -132,5 +132,5 @@ def test_an_unknown_preset_names_the_others(tmp_path):
          "--preset=nope", "--train_glob=x"], capture_output=True, text=True,
         timeout=120)
     assert result.returncode != 0
-    assert "no preset named 'nope' (presets: default-gan, default-mse" in (
-        result.stderr)
+    assert ("no preset named 'nope' (presets: default, default-gan, "
+            "default-mse") in result.stderr

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 
 import numpy as np
 from PIL import Image
 
 from tfgancomp.deploy import resolve
-from tfgancomp.errors import BitstreamError, ModelError, ModelMismatchError
+from tfgancomp.errors import (
+    BitstreamError,
+    ImageError,
+    ModelError,
+    ModelMismatchError,
+    TfgancompError,
+)
 from tfgancomp.formats import bitstream
 from tfgancomp.formats.image_io import (
     Picture,
@@ -16,6 +24,12 @@ from tfgancomp.formats.image_io import (
     picture_to_pil,
 )
 from tfgancomp.model.protocol import CodingModel
+
+# The knobs' values when none are given (see README, "Variable rate and
+# realism"): a quality near the first release's models' rate, and a
+# reconstruction halfway between faithful (0) and realistic (1).
+DEFAULT_QUALITY = 0.4
+DEFAULT_REALISM = 0.5
 
 
 def load_model(model: str | os.PathLike | None = None) -> CodingModel:
@@ -33,32 +47,133 @@ def _as_picture(image) -> Picture:
     return picture_from_pil(image)
 
 
-def compress(image, model=None, effort: int = 0) -> bytes:
+def _tf_errors(function):
+    """TensorFlow's errors while coding (out of memory, data that does not
+    decode) become the package's errors, with one line of message."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except MemoryError:
+            raise TfgancompError("out of memory (refuse large images with "
+                                 "max_pixels)") from None
+        except Exception as e:
+            tf = sys.modules.get("tensorflow")
+            if tf is None or not isinstance(e, tf.errors.OpError):
+                raise
+            first = (str(e.message).strip().splitlines() or [""])[0][:200]
+            if isinstance(e, tf.errors.ResourceExhaustedError):
+                raise TfgancompError(f"out of memory (refuse large images "
+                                     f"with max_pixels): {first}") from None
+            raise BitstreamError(f"coding failed: {first}") from None
+    return wrapper
+
+
+def _check_pixels(image, max_pixels) -> None:
+    """ImageError, before any work, if `image` exceeds `max_pixels`."""
+    if isinstance(image, Image.Image):
+        width, height = image.size
+    elif isinstance(image, Picture):
+        height, width = image.height, image.width
+    else:
+        height, width = np.shape(image)[:2]
+    bitstream.check_max_pixels(height, width, max_pixels, ImageError)
+
+
+def knobs(model) -> dict[str, bool]:
+    """Which knobs `model` has: `quality` (chosen when compressing, stored
+    in the file) and `realism` (chosen when decompressing)."""
+    return {"quality": model.variable_rate, "realism": model.has_realism}
+
+
+def _knob(model, name: str, value, default):
+    """The value to use for knob `name`: `default` when not given, None
+    for a model without it (ModelError if one was given anyway)."""
+    if not knobs(model)[name]:
+        if value is not None:
+            raise ModelError(f"model '{model.model_name}' has no {name} "
+                             "knob")
+        return None
+    value = default if value is None else value
+    if isinstance(value, bool) or not (
+            isinstance(value, (int, float)) and 0 <= value <= 1):
+        raise ModelError(f"{name} must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+@_tf_errors
+def compress(image, model=None, effort: int = 0,
+             max_pixels: int | None = None, quality: float | None = None,
+             bpp: float | None = None) -> bytes:
     """Compresses a Pillow image, an [H, W(, 3)] uint8 array or a Picture
     with `model`, or by default with the default shipped model (loaded anew
     on each call: pass a model to compress many images).
 
+    A variable-rate model codes at `quality` in [0, 1] (`DEFAULT_QUALITY`
+    if not given), or at the quality whose file comes closest to `bpp` bits
+    per pixel without exceeding it (`quality_for_bpp`).
     `effort` above 0 refines the latents of this image for the model's
     rate-distortion objective (`tfgancomp.model.refine`): smaller files at
     the same quality, decodable by the same decoders, seconds per image.
+    With `max_pixels`, a larger image is refused (ImageError) first.
     """
+    _check_pixels(image, max_pixels)
     picture = _as_picture(image)
     if model is None:
         model = load_model()
     if effort:
         from tfgancomp.model import refine
         refine.steps_of(effort)  # a bad level fails before any work
-        codec = refinable(model)
-        string, side_string = refine.compress(codec, picture.rgb,
-                                              codec.lmbda, effort)
+        refinable(model)
+    if bpp is not None:
+        if quality is not None:
+            raise ModelError("give a quality or a bpp, not both")
+        quality = quality_for_bpp(picture, model, bpp)
+    quality = _knob(model, "quality", quality, DEFAULT_QUALITY)
+    return _encode(picture, model, quality, effort)
+
+
+def _encode(picture: Picture, model, quality: float | None,
+            effort: int = 0) -> bytes:
+    """The .tfgc bytes of `picture` at `quality` (None: a fixed-rate
+    model), as the file will hold the quality."""
+    if quality is not None:
+        quality = bitstream.quantize_quality(quality)
+    if effort:
+        from tfgancomp.model import refine
+        string, side_string = refine.compress(
+            refinable(model), picture.rgb, effort, quality)
     else:
-        string, side_string = model.compress(picture.rgb)
+        string, side_string = model.compress(picture.rgb, quality=quality)
     alpha = None if picture.alpha is None else picture.alpha.tobytes()
     return bitstream.pack(bitstream.Container(
         height=picture.height, width=picture.width, mode=picture.mode,
         model_name=model.model_name, model_fingerprint=model.fingerprint(),
         string=string.numpy(), side_string=side_string.numpy(), alpha=alpha,
-        icc_profile=picture.icc_profile, exif=picture.exif))
+        icc_profile=picture.icc_profile, exif=picture.exif, quality=quality))
+
+
+def quality_for_bpp(image, model, bpp: float) -> float:
+    """The highest quality of a variable-rate model whose file of `image`
+    takes at most `bpp` bits per pixel (quality 0 if none does), found by
+    bisection on real coding: about 16 encodings."""
+    picture = _as_picture(image)
+    if not knobs(model)["quality"]:
+        raise ModelError(f"model '{model.model_name}' has one fixed rate: "
+                         "no bpp to choose")
+    if isinstance(bpp, bool) or not (
+            isinstance(bpp, (int, float)) and bpp > 0):
+        raise ModelError(f"bpp must be a positive number, got {bpp!r}")
+    budget = bpp * picture.height * picture.width / 8
+    low, high = 0, bitstream.QUALITY_STEPS  # quality codes
+    while low < high:
+        middle = (low + high + 1) // 2
+        quality = bitstream.quality_of_code(middle)
+        if len(_encode(picture, model, quality)) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return bitstream.quality_of_code(low)
 
 
 def refinable(model):
@@ -84,17 +199,31 @@ def check_model(container: bitstream.Container, model) -> None:
             f"'{model.model_name}' ({fingerprint.hex()})")
 
 
+@_tf_errors
 def decompress_container(container: bitstream.Container,
-                         model=None) -> Picture:
+                         model=None, max_pixels: int | None = None,
+                         realism: float | None = None) -> Picture:
     """Decodes a parsed file with `model`, or by default with the shipped
-    model its header names."""
+    model its header names; BitstreamError first if its image has more
+    than `max_pixels` pixels. A model with the realism knob decodes at
+    `realism` in [0, 1] (`DEFAULT_REALISM` if not given)."""
+    bitstream.check_max_pixels(container.height, container.width,
+                               max_pixels)  # before importing TensorFlow
     import tensorflow as tf
     if model is None:
         model = resolve.for_header(container.model_name)
     check_model(container, model)
+    realism = _knob(model, "realism", realism, DEFAULT_REALISM)
+    if (container.quality is None) == model.variable_rate:
+        raise BitstreamError(
+            f"the file {'lacks' if model.variable_rate else 'has'} the "
+            f"quality a {'variable' if model.variable_rate else 'fixed'}-"
+            "rate model needs")
     try:
         rgb = model.decompress(container.string, container.side_string,
-                               [container.height, container.width]).numpy()
+                               [container.height, container.width],
+                               quality=container.quality,
+                               realism=realism).numpy()
     except tf.errors.InvalidArgumentError:
         raise BitstreamError("entropy-coded data does not decode") from None
     alpha = None
@@ -105,9 +234,13 @@ def decompress_container(container: bitstream.Container,
                    icc_profile=container.icc_profile, exif=container.exif)
 
 
-def decompress(data: bytes, model=None) -> Image.Image:
+def decompress(data: bytes, model=None, max_pixels: int | None = None,
+               realism: float | None = None) -> Image.Image:
     """Decodes .tfgc bytes to a Pillow image with its ICC profile and EXIF.
 
     Without `model`, the shipped model named in the header decodes (loaded
-    anew on each call: pass a model to decode many files)."""
-    return picture_to_pil(decompress_container(bitstream.unpack(data), model))
+    anew on each call: pass a model to decode many files). With
+    `max_pixels`, a file whose image has more pixels is refused
+    (BitstreamError) before any work."""
+    return picture_to_pil(decompress_container(
+        bitstream.unpack(data, max_pixels), model, realism=realism))

@@ -20,7 +20,7 @@ from absl import app, flags  # noqa: E402
 # TensorFlow must load before absl parses flags: imported inside main(),
 # tfc's GDN layers fail to build.
 from tfgancomp import presets  # noqa: E402
-from tfgancomp.errors import TfgancompError  # noqa: E402
+from tfgancomp.errors import ConfigError, TfgancompError  # noqa: E402
 from tfgancomp.model.config import (  # noqa: E402
     ENTROPY_MODELS,
     NORMS,
@@ -43,6 +43,7 @@ from tfgancomp.training.flags import (  # noqa: E402
     config_from_flags,
     one_line_parser,
 )
+from tfgancomp.training.precision import bfloat16_problem  # noqa: E402
 from tfgancomp.training.strategy import (  # noqa: E402
     STRATEGIES,
     make_strategy,
@@ -91,6 +92,9 @@ flags.DEFINE_integer("batch_size", DATA.batch_size,
 # Objective.
 flags.DEFINE_float("lmbda", T.lmbda,
                    "Weight of the distortion (in MSE units).")
+flags.DEFINE_float("lmbda_max", T.lmbda_max,
+                   "Variable-rate models: the weight at quality 1 (--lmbda "
+                   "is the weight at quality 0).")
 flags.DEFINE_string("distortion", T.distortion,
                     "Distortion: mse, ms_ssim, l1 or a mix such as "
                     "'mse:0.8,ms_ssim:0.2'.")
@@ -104,6 +108,8 @@ flags.DEFINE_enum("gan_loss", T.gan_loss, list(losses.GAN_LOSSES),
 flags.DEFINE_float("gan_weight", 0.1,
                    "Weight of the generator's GAN loss; 0 trains without a "
                    "discriminator.")
+flags.DEFINE_float("fm_weight", T.fm_weight,
+                   "Weight of the discriminator's feature-matching loss.")
 flags.DEFINE_float("gradient_penalty", T.gradient_penalty,
                    "Weight of the WGAN-GP gradient penalty.")
 # Schedule and optimizers.
@@ -132,8 +138,10 @@ flags.DEFINE_enum("strategy", "default", STRATEGIES,
                   "multi_worker: the cluster in TF_CONFIG.")
 flags.DEFINE_enum("precision", T.precision, PRECISIONS,
                   "Compute type of the transforms and discriminator: "
-                  "mixed_bfloat16 for CPUs with AVX512_BF16 (or TPUs), "
-                  "mixed_float16 for GPUs (with loss scaling).")
+                  "mixed_bfloat16 for CPUs with AVX512_BF16 or AMX "
+                  "(refused on others, where TensorFlow emulates it about "
+                  "15x slower), mixed_float16 for GPUs (with loss "
+                  "scaling).")
 flags.DEFINE_bool("mixed_precision", False,
                   "Alias of --precision=mixed_float16.")
 flags.DEFINE_bool("jit_compile", T.jit_compile,
@@ -186,6 +194,12 @@ flags.DEFINE_integer("num_slices", M.num_slices,
 flags.DEFINE_integer("max_support_slices", M.max_support_slices,
                      "Earlier slices each slice is conditioned on "
                      "(negative: all).")
+flags.DEFINE_integer("qualities", M.qualities,
+                     "Gain vectors of a variable-rate model, trained at "
+                     "evenly spaced qualities (0: one fixed rate).")
+flags.DEFINE_bool("realism", M.realism,
+                  "Condition the synthesis on a realism weight chosen at "
+                  "decode time.")
 # Discriminator.
 flags.DEFINE_integer("disc_filters", D.base_filters,
                      "Filters of the discriminator's first layer.")
@@ -220,6 +234,10 @@ def main(argv):
         model, disc, train, data = configs()
         # A multi-worker strategy must exist before any other TF work.
         strategy = make_strategy(FLAGS.strategy)
+        problem = (bfloat16_problem()
+                   if train.precision == "mixed_bfloat16" else None)
+        if problem:
+            raise ConfigError(problem)
         batches = train_dataset(data)
         validation = (validation_dataset(data) if data.validation_images
                       else None)

@@ -9,13 +9,14 @@ the library.
 
 from __future__ import annotations
 
+import os
 import sys
 
-from tfgancomp.cli import coding, compare, evaluate, models
+from tfgancomp.cli import coding, compare, evaluate, models, serve
 from tfgancomp.cli.common import Parser
 from tfgancomp.errors import TfgancompError
 
-GROUPS = (coding, compare, evaluate, models)
+GROUPS = (coding, compare, evaluate, models, serve)
 
 
 def build_parser() -> Parser:
@@ -37,6 +38,9 @@ def main(argv=None) -> int:
     except TfgancompError as e:
         print(f"tfgancomp: error: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader left, as `| head` does: no error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as e:
         print(f"tfgancomp: error: {e.strerror or e}"
               + (f": {e.filename}" if e.filename else ""), file=sys.stderr)

@@ -35,6 +35,13 @@ def add_parsers(commands):
                    help="comma-separated: jpeg (= jpeg-420,jpeg-444), "
                         "webp, jpeg2000, avif, jpegxl (default: all)")
     add_effort(p)
+    p.add_argument("--qualities", type=_numbers, metavar="Q,Q,...",
+                   help="the qualities a variable-rate model is swept over "
+                        "(default: 8 from 0 to 1)")
+    p.add_argument("--realism", type=_numbers, metavar="R,R,...",
+                   default=(0., 1.),
+                   help="for a model with the realism knob: a curve at "
+                        "each of these realisms (default 0,1)")
     p.add_argument("--json", metavar="OUT", help="write all results as JSON")
     p.add_argument("--csv", metavar="OUT",
                    help="write one row per image, codec and setting")
@@ -55,10 +62,12 @@ def add_parsers(commands):
     p.add_argument("image")
     p.add_argument("-o", "--output", required=True, metavar="OUT.png")
     p.add_argument("--bpp", type=float,
-                   help="the rate (default: the model's on this image)")
+                   help="the rate (default: the first model's on this "
+                        "image)")
     p.add_argument("--model", action="append",
                    help="a model (shipped name or directory) to show; "
-                        "repeat for several")
+                        "repeat for several (default without --bpp: the "
+                        "default shipped model)")
     p.add_argument("--codecs", default=ALL_CODECS,
                    help="comma-separated codecs (default: all)")
     p.add_argument("--keep", metavar="DIR",
@@ -77,6 +86,19 @@ def add_parsers(commands):
                                        "(default tfgancomp-demo)")
     _crop_and_force(p)
     p.set_defaults(run=demo)
+
+
+def _numbers(text: str) -> tuple[float, ...]:
+    """'0,0.5,1' → (0.0, 0.5, 1.0), each in [0, 1]."""
+    import argparse
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not comma-separated numbers: {text!r}") from None
+    if not values or not all(0 <= v <= 1 for v in values):
+        raise argparse.ArgumentTypeError(f"values must be in [0, 1]: {text}")
+    return values
 
 
 def _crop_and_force(parser):
@@ -115,8 +137,9 @@ def evaluate(args):
                              f"codec runs here ({reasons})")
     curves = [runs.codec_curve(c) for c in codecs]
     models = _models(args.models)
-    if models:
-        curves.append(runs.model_curve(models, args.effort))
+    curves += runs.model_curves(models, args.effort,
+                                args.qualities or runs.QUALITIES,
+                                args.realism)
     quiet_tensorflow()  # MS-SSIM
     inception = None
     if args.fid_weights:
@@ -155,8 +178,14 @@ def _show(image, model_names, codec_names: str, bpp, picture, crop: int,
     shown = showcase.show(original, Path(image).stat().st_size, models,
                           codecs, bpp, crop, files)
     say(reports.shown_table(shown.shown))
-    note(f"{name} comes no closer to {shown.target_bpp:.4f} bpp"
-         for name in shown.off_target())
+    _write_showcase(shown, original, picture, crop, force)
+
+
+def _write_showcase(shown, original, picture, crop: int, force: bool):
+    """Notes the codecs off their row's rate, writes the picture and
+    files, and says what was written."""
+    note(f"{name} comes no closer to {target:.4f} bpp"
+         for name, target in shown.off_target())
     written = [write_new_file(picture, shown.picture, force=force)]
     written += [write_new_file(path, data, force=force)
                 for path, data in shown.files]
@@ -166,13 +195,33 @@ def _show(image, model_names, codec_names: str, bpp, picture, crop: int,
         "whole image)")
 
 
+def _show_rates(image, name: str, model, codec_names: str, picture,
+                crop: int, force: bool, files_dir):
+    """`demo` of a variable-rate model: three rates, each at realism 0
+    and 1 where the model has that knob, next to the codecs."""
+    from tfgancomp.evaluation import reports, showcase
+    from tfgancomp.formats.image_io import read_image
+    original = read_image(image).rgb
+    codecs, missing = codecs_here(codec_names)
+    files = showcase.planned_rate_files(image, name, model, codecs,
+                                        files_dir)
+    for path in [picture, *files]:  # before the slow part
+        check_writable(path, force)
+    note_missing(missing)
+    shown = showcase.show_rates(original, Path(image).stat().st_size, name,
+                                model, codecs, crop, files)
+    say(reports.shown_table(shown.shown))
+    _write_showcase(shown, original, picture, crop, force)
+
+
 def compare_codecs(args):
     if args.bpp is not None and not 0 < args.bpp <= 24:
         raise TfgancompError("--bpp must be above 0 and at most 24")
-    if not args.model and args.bpp is None:
-        raise TfgancompError("compare-codecs needs --bpp B, or --model to "
-                             "compare at the model's rate")
     models = list(dict.fromkeys(args.model or ()))
+    if not models and args.bpp is None:  # the default model, as compress
+        from tfgancomp.deploy import resolve, shipped
+        resolve.resolve(None)  # names what is missing if it is
+        models = [shipped.DEFAULT_MODEL]
     _show(args.image, models, args.codecs, args.bpp, args.output, args.crop,
           args.force, args.keep)
 
@@ -194,6 +243,14 @@ def demo(args):
         raise TfgancompError(f"directory {out.parent} does not exist")
     out.mkdir(exist_ok=True)
     image = args.image or shipped.SAMPLE_PHOTO
+    default = load_model(shipped.DEFAULT_MODEL)
+    if default.variable_rate:
+        say(f"{image}: {shipped.DEFAULT_MODEL} at three qualities, then "
+            "JPEG, WebP and AVIF at each of its file sizes")
+        _show_rates(image, shipped.DEFAULT_MODEL, default,
+                    "jpeg-420,webp,avif",
+                    out / "side_by_side.png", args.crop, args.force, out)
+        return
     say(f"{image}: {len(models)} shipped models, then JPEG and WebP at the "
         f"file size of {shipped.DEFAULT_MODEL}")
     _show(image, models, "jpeg-420,webp", None, out / "side_by_side.png",

@@ -112,7 +112,9 @@ class ExportedModel:
         self.model_name = model_name
         self.directories = directories
         self.config = config  # the ModelConfig's values
-        self.lmbda = lmbda  # the rate-distortion weight it was trained at
+        # The rate-distortion weight it was trained at (for a variable-rate
+        # model, the weights at qualities 0 and 1).
+        self.lmbda = lmbda
         self._fingerprint = fingerprint
         self._loaded = {}
         self._codec = None
@@ -138,6 +140,30 @@ class ExportedModel:
     def fingerprint(self) -> bytes:
         return self._fingerprint
 
+    @property
+    def variable_rate(self) -> bool:
+        return self.config.get("qualities", 0) > 0
+
+    @property
+    def has_realism(self) -> bool:
+        return bool(self.config.get("realism", False))
+
+    def _knobs(self, **knobs) -> dict:
+        """The signature inputs of the knobs this model has; ValueError
+        for a missing knob or one it lacks, as `Codec` raises."""
+        import tensorflow as tf
+        present = {"quality": self.variable_rate,
+                   "realism": self.has_realism}
+        inputs = {}
+        for name, value in knobs.items():
+            if (value is None) == present[name]:
+                raise ValueError(f"this model "
+                                 f"{'needs' if present[name] else 'has no'}"
+                                 f" {name}")
+            if value is not None:
+                inputs[name] = tf.convert_to_tensor(value, tf.float32)
+        return inputs
+
     def signature(self, side: str, name: str = FULL):
         """A signature function of one side; ModelError if it is absent."""
         if side not in self.directories:
@@ -153,17 +179,20 @@ class ExportedModel:
                              f"'{name}'")
         return signatures[name]
 
-    def compress(self, image):
+    def compress(self, image, quality=None):
         """uint8 image [H, W, 3] -> (latent string, side-latent string)."""
         import tensorflow as tf
         outputs = self.signature("encoder")(
-            image=tf.convert_to_tensor(image, tf.uint8))
+            image=tf.convert_to_tensor(image, tf.uint8),
+            **self._knobs(quality=quality))
         return outputs["latent_bytes"], outputs["side_latent_bytes"]
 
-    def decompress(self, string, side_string, image_size):
+    def decompress(self, string, side_string, image_size, quality=None,
+                   realism=None):
         """(latent string, side-latent string, [H, W]) -> uint8 [H, W, 3]."""
         import tensorflow as tf
         outputs = self.signature("decoder")(
+            **self._knobs(quality=quality, realism=realism),
             latent_bytes=tf.convert_to_tensor(string, tf.string),
             side_latent_bytes=tf.convert_to_tensor(side_string, tf.string),
             image_size=tf.convert_to_tensor(image_size, tf.int32),

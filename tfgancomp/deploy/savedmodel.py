@@ -20,6 +20,11 @@ signatures take one unbatched image or bitstream:
                                  (+ latent_symbols for a channel-wise
                                  model) -> latent_scale_indexes
 
+A variable-rate model's encoder signatures and its decoder's
+`serving_default` and `stock` also take `quality` (float32 scalar in
+[0, 1], the .tfgc header's); a decoder with the realism knob takes
+`realism` (float32 scalar in [0, 1]) in the same two.
+
 `serving_default` does the whole job with tfc's range coder (a custom op).
 The `stock` signatures use core TensorFlow ops only and leave entropy
 coding to the client: a latent ŷ = latent_symbols + mean (the mean comes
@@ -77,6 +82,18 @@ def _signatures(codec, side: str, fingerprint: str) -> dict:
     image_spec = spec([None, None, 3], tf.uint8, "image")
     size_spec = spec([2], tf.int32, "image_size")
     fingerprint_spec = spec([], tf.string, "model_fingerprint")
+    # The knobs the model has, by input name; traced functions take them
+    # as trailing `knob_*` arguments in this order.
+    decoder_knobs = [name for name, present in (("quality", c.variable_rate),
+                                                ("realism", c.realism))
+                     if present]
+    encoder_knobs = [k for k in decoder_knobs if k == "quality"]
+
+    def knob_specs(names):
+        return [spec([], tf.float32, name) for name in names]
+
+    def named(names, *values):
+        return dict(zip(names, values))
     latent_spec = spec([None, None, c.latent_channels], tf.int32,
                        "latent_symbols")
     side_spec = spec([None, None, c.hyper_channels], tf.int32,
@@ -118,16 +135,18 @@ def _signatures(codec, side: str, fingerprint: str) -> dict:
                 c.latent_channels, "latent_symbols"))
         return checks
 
-    @tf.function(input_signature=[image_spec])
-    def encode(image):
-        string, side_string = codec.compress(image)
+    @tf.function(input_signature=[image_spec] + knob_specs(encoder_knobs))
+    def encode(image, knob_0=None):
+        string, side_string = codec.compress(
+            image, **named(encoder_knobs, knob_0))
         return {"latent_bytes": string, "side_latent_bytes": side_string,
                 "image_size": tf.shape(image)[:2],
                 "model_fingerprint": fingerprint_constant()}
 
-    @tf.function(input_signature=[image_spec])
-    def encode_stock(image):
-        y = codec.analyze(tf.cast(image, tf.float32)[None] / 255.)
+    @tf.function(input_signature=[image_spec] + knob_specs(encoder_knobs))
+    def encode_stock(image, knob_0=None):
+        y = codec.analyze(tf.cast(image, tf.float32)[None] / 255.,
+                          **named(encoder_knobs, knob_0))
         outputs = {k: v[0] for k, v in entropy.symbols(y).items()}
         return dict(outputs, image_size=tf.shape(image)[:2],
                     model_fingerprint=fingerprint_constant())
@@ -135,26 +154,33 @@ def _signatures(codec, side: str, fingerprint: str) -> dict:
     @tf.function(input_signature=[
         spec([], tf.string, "latent_bytes"),
         spec([], tf.string, "side_latent_bytes"), size_spec,
-        fingerprint_spec])
+        fingerprint_spec] + knob_specs(decoder_knobs))
     def decode(latent_bytes, side_latent_bytes, image_size,
-               model_fingerprint):
+               model_fingerprint, knob_0=None, knob_1=None):
+        knobs = named(decoder_knobs, knob_0, knob_1)
         checks = [check_model(model_fingerprint), check_size(image_size)]
         with tf.control_dependencies(checks):
-            image = codec.decompress(latent_bytes, side_latent_bytes,
-                                     image_size)
+            # Decoding reads the size only once the checks have passed
+            # (a control edge on the inlined call alone does not order it
+            # before the entropy model's own assertions).
+            image_size = tf.identity(image_size)
+        image = codec.decompress(latent_bytes, side_latent_bytes,
+                                 image_size, **knobs)
         return {"image": image}
 
     @tf.function(input_signature=[latent_spec, side_spec, size_spec,
-                                  fingerprint_spec])
+                                  fingerprint_spec] +
+                                 knob_specs(decoder_knobs))
     def decode_stock(latent_symbols, side_latent_symbols, image_size,
-                     model_fingerprint):
+                     model_fingerprint, knob_0=None, knob_1=None):
+        knobs = named(decoder_knobs, knob_0, knob_1)
         checks = [check_model(model_fingerprint)] + check_symbols(
             image_size, side_latent_symbols, latent_symbols)
         with tf.control_dependencies(checks):
             y_hat = entropy.latents(side_latent_symbols[None],
                                     latent_symbols[None],
                                     codec.latent_size(image_size))
-            return {"image": codec.synthesize(y_hat, image_size)}
+            return {"image": codec.synthesize(y_hat, image_size, **knobs)}
 
     if entropy.autoregressive:
         # Slice k's tables depend on the symbols of the slices before it:
@@ -186,9 +212,10 @@ def _signatures(codec, side: str, fingerprint: str) -> dict:
 def _weights(codec, side: str) -> list:
     """Every variable one side reads: transforms and range-coding tables."""
     entropy = codec.entropy
-    transforms = ((codec.analysis,) + entropy.encoder_transforms()
+    knobs = () if codec.gain is None else (codec.gain,)
+    transforms = ((codec.analysis,) + entropy.encoder_transforms() + knobs
                   if side == "encoder" else
-                  entropy.decoder_transforms() + (codec.synthesis,))
+                  entropy.decoder_transforms() + (codec.synthesis,) + knobs)
     # The encoder also keeps the side prior's density: not for coding,
     # but so that a Codec rebuilt from an export estimates its rate.
     prior = list(entropy.side_prior.variables) if side == "encoder" else []

@@ -28,16 +28,18 @@ WEIGHTS = "weights"
 
 def _coding_checkpoint(codec: Codec) -> tf.train.Checkpoint:
     entropy = codec.entropy
+    knobs = {} if codec.gain is None else {"gain": codec.gain}
     if codec.config.entropy_model != "hyperprior":
         return tf.train.Checkpoint(analysis=codec.analysis,
-                                   synthesis=codec.synthesis, entropy=entropy)
+                                   synthesis=codec.synthesis, entropy=entropy,
+                                   **knobs)
     # The keys of the first release, so that its model directories load.
     return tf.train.Checkpoint(
         analysis=codec.analysis, synthesis=codec.synthesis,
         hyper_analysis=entropy.hyper_analysis,
         hyper_synthesis=entropy.hyper_synthesis,
         hyperprior=entropy.side_prior, entropy_model=entropy.latent_model,
-        side_entropy_model=entropy.side_model)
+        side_entropy_model=entropy.side_model, **knobs)
 
 
 def save_codec(codec: Codec, directory: str | os.PathLike, name: str) -> Path:

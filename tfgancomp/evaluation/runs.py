@@ -23,6 +23,8 @@ from tfgancomp.evaluation import bjontegaard, classical, metrics
 from tfgancomp.formats.image_io import read_image
 
 MODEL_CURVE = "tfgancomp"
+# The qualities a variable-rate model is evaluated at, by default.
+QUALITIES = (0., .15, .3, .45, .6, .75, .9, 1.)
 
 
 @dataclasses.dataclass
@@ -56,22 +58,46 @@ def codec_curve(codec: classical.ClassicalCodec, sweep=None) -> Curve:
         for value in (sweep or codec.sweep)])
 
 
-def model_setting(label: str, model, effort: int = 0) -> Setting:
+def model_setting(label: str, model, effort: int = 0,
+                  quality: float | None = None,
+                  realism: float | None = None) -> Setting:
     """A model at one encoder effort (`effort` above 0 refines the latents
-    of each image; its label then says so)."""
+    of each image) and at the knobs given (the model's defaults for the
+    others); its label says which, as in "model=NAME@q0.3,r1+effort1"."""
     from tfgancomp.api import compress, decompress
-    if effort:
-        label = f"{label}+effort{effort}"
-    return Setting(f"model={label}", lambda rgb: compress(rgb, model, effort),
-                   lambda data: np.asarray(
-                       decompress(data, model).convert("RGB")))
+    knobs = ",".join(f"{key}{value:g}" for key, value in
+                     (("q", quality), ("r", realism)) if value is not None)
+    label += f"@{knobs}" if knobs else ""
+    label += f"+effort{effort}" if effort else ""
+    return Setting(f"model={label}",
+                   lambda rgb: compress(rgb, model, effort, quality=quality),
+                   lambda data: np.asarray(decompress(
+                       data, model, realism=realism).convert("RGB")))
 
 
-def model_curve(models: dict, effort: int = 0) -> Curve:
-    """Our models, one setting (operating point) each, as one curve."""
-    return Curve(MODEL_CURVE, "tfgancomp models, one point each", False,
-                 [model_setting(label, m, effort)
-                  for label, m in models.items()])
+def model_curves(models: dict, effort: int = 0,
+                 qualities=QUALITIES, realisms=(0., 1.)) -> list[Curve]:
+    """Our models as curves: the fixed-rate ones one point each on one
+    curve; each variable-rate model swept over `qualities`, a curve of its
+    own per value of `realisms` where it has that knob."""
+    def realism_values(model):
+        return realisms if model.has_realism else (None,)
+
+    fixed = [model_setting(label, m, effort, realism=r)
+             for label, m in models.items() if not m.variable_rate
+             for r in realism_values(m)]
+    curves = [Curve(MODEL_CURVE, "tfgancomp models, one point each", False,
+                    fixed)] if fixed else []
+    for label, model in models.items():
+        if not model.variable_rate:
+            continue
+        for realism in realism_values(model):
+            name = label if realism is None else f"{label} r={realism:g}"
+            curves.append(Curve(
+                name, f"{label} at {len(qualities)} qualities", False,
+                [model_setting(label, model, effort, q, realism)
+                 for q in qualities]))
+    return curves
 
 
 def find_images(spec: str) -> list[Path]:
@@ -312,15 +338,16 @@ class Shown(NamedTuple):
     coded: Coded
 
 
-def at_one_rate(original: np.ndarray, input_bytes: int, models: dict,
+def at_one_rate(original: np.ndarray, input_bytes: int,
+                models: dict[str, Setting],
                 codecs: list[classical.ClassicalCodec],
                 bpp: float | None = None) -> list[Shown]:
-    """Every model (a dict: name -> model) on `original`, then every codec
-    at the knob value closest to `bpp`, by default to the first model's
-    rate. Each is run untimed once first, as `run` does."""
+    """Every model setting (a dict: name shown -> `model_setting`) on
+    `original`, then every codec at the knob value closest to `bpp`, by
+    default to the first model's rate. Each is run untimed once first, as
+    `run` does."""
     shown = []
-    for name, model in models.items():
-        setting = model_setting(name, model)
+    for name, setting in models.items():
         setting.decode(setting.encode(original))
         shown.append(Shown(name, setting.label,
                            measure(original, setting, input_bytes)))

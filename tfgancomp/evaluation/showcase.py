@@ -1,6 +1,6 @@
-"""One image, every model and classical codec at one rate: the files to
-write, the measures and the side-by-side picture (`compare-codecs`,
-`demo`)."""
+"""One image, every model and classical codec at one rate (or a
+variable-rate model at several): the files to write, the measures and the
+side-by-side picture (`compare-codecs`, `demo`)."""
 
 from __future__ import annotations
 
@@ -14,21 +14,31 @@ from PIL import Image
 
 from tfgancomp.evaluation import reports, runs
 
+# The qualities `demo` shows a variable-rate model at: low, default, high.
+DEMO_QUALITIES = (0.15, 0.4, 0.75)
+
 
 @dataclasses.dataclass
 class Showcase:
-    """What `show` measured and drew; `files` are (path, bytes) pairs."""
-    shown: list  # runs.Shown, models first
-    target_bpp: float
+    """What `show` or `show_rates` measured and drew, as rows of one rate:
+    (target bpp, [runs.Shown], models first); `files` are (path, bytes)
+    pairs."""
+    rows: list[tuple[float, list]]
     picture: bytes
     files: list[tuple[Path, bytes]]
 
-    def off_target(self, tolerance: float = 0.05) -> list[str]:
-        """The codecs whose nearest setting misses the target rate."""
-        return [entry.name for entry in self.shown
+    @property
+    def shown(self) -> list:
+        return [entry for _, row in self.rows for entry in row]
+
+    def off_target(self, tolerance: float = 0.05) -> list[tuple[str, float]]:
+        """(codec, target bpp) of each codec whose nearest setting misses
+        its row's rate."""
+        return [(entry.name, target) for target, row in self.rows
+                for entry in row
                 if not entry.setting.startswith("model=")
-                and not math.isclose(entry.coded.record["bpp"],
-                                     self.target_bpp, rel_tol=tolerance)]
+                and not math.isclose(entry.coded.record["bpp"], target,
+                                     rel_tol=tolerance)]
 
 
 def planned_files(image, model_names, codecs, directory) -> list[Path]:
@@ -45,17 +55,70 @@ def show(original: np.ndarray, input_bytes: int, models: dict, codecs,
          bpp: float | None, crop: int, files: list[Path]) -> Showcase:
     """Every model, then every codec at the first model's rate (or `bpp`),
     on one image; `files` as `planned_files` gave them (or empty)."""
-    shown = runs.at_one_rate(original, input_bytes, models, codecs, bpp)
+    settings = {name: runs.model_setting(name, model)
+                for name, model in models.items()}
+    shown = runs.at_one_rate(original, input_bytes, settings, codecs, bpp)
     target = bpp if bpp is not None else shown[0].coded.record["bpp"]
+    contents = [content for entry in shown for content in
+                (entry.coded.data, _png(entry.coded.decoded))]
+    return Showcase([(target, shown)], reports.side_by_side(
+        _tiles(original, shown), crop), list(zip(files, contents)))
+
+
+def _tiles(original, shown) -> list:
     height, width = original.shape[:2]
-    tiles = [(["original", f"{width}x{height}"], original)] + [
+    return [(["original", f"{width}x{height}"], original)] + [
         ([e.name, f"{e.coded.record['bpp']:.3f} bpp, "
                   f"{e.coded.record['psnr']:.2f} dB"], e.coded.decoded)
         for e in shown]
-    contents = [content for entry in shown for content in
-                (entry.coded.data, _png(entry.coded.decoded))]
-    return Showcase(shown, target, reports.side_by_side(tiles, crop),
-                    list(zip(files, contents)))
+
+
+def _realisms(model) -> tuple:
+    return (0., 1.) if model.has_realism else (None,)
+
+
+def planned_rate_files(image, name: str, model, codecs, directory,
+                       qualities=DEMO_QUALITIES) -> list[Path]:
+    """The files of `show_rates`, in order: per quality the model's file
+    and its PNG at each realism, then each codec's file and PNG."""
+    stem, name = Path(image).stem, Path(name).name
+    paths = []
+    for quality in qualities:
+        tag = f"q{quality:g}"
+        paths.append(f"{stem}.{name}.{tag}.tfgc")
+        paths += [f"{stem}.{name}.{tag}" +
+                  ("" if r is None else f".r{r:g}") + ".png"
+                  for r in _realisms(model)]
+        paths += [f"{stem}.{c.name}.{tag}{suffix}" for c in codecs
+                  for suffix in (c.extension, ".png")]
+    return [Path(directory) / path for path in paths]
+
+
+def show_rates(original: np.ndarray, input_bytes: int, name: str, model,
+               codecs, crop: int, files: list[Path],
+               qualities=DEMO_QUALITIES) -> Showcase:
+    """A variable-rate model at each of `qualities`, each file decoded at
+    realism 0 and 1 where the model has that knob, and every codec at that
+    file's rate: one row of the picture per quality. `files` as
+    `planned_rate_files` gave them (or empty)."""
+    rows, tiles, contents = [], [], []
+    for quality in qualities:
+        settings = {
+            name if r is None else f"{name} r={r:g}":
+                runs.model_setting(name, model, quality=quality, realism=r)
+            for r in _realisms(model)}
+        row = runs.at_one_rate(original, input_bytes, settings, codecs)
+        models = row[:len(settings)]
+        contents += [models[0].coded.data] + [
+            _png(e.coded.decoded) for e in models]
+        contents += [content for entry in row[len(settings):]
+                     for content in (entry.coded.data,
+                                     _png(entry.coded.decoded))]
+        rows.append((models[0].coded.record["bpp"], row))
+        tiles += _tiles(original, row)
+    picture = reports.side_by_side(tiles, crop, columns=len(tiles)
+                                   // len(qualities))
+    return Showcase(rows, picture, list(zip(files, contents)))
 
 
 def _png(pixels: np.ndarray) -> bytes:

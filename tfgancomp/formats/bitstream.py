@@ -1,10 +1,10 @@
 """The .tfgc container: pack, unpack and validate.
 
-Layout, version 1 (integers big-endian):
+Layout, versions 1 and 2 (integers big-endian):
 
     offset  size  field
     0       4     magic b"TFGC"
-    4       1     format version (1)
+    4       1     format version: 1, or 2 when a Q or T section is present
     5       1     colour mode: 1 RGB, 2 L, 3 RGBA, 4 LA
     6       2     image height, 1..65535
     8       2     image width, 1..65535
@@ -17,10 +17,20 @@ Layout, version 1 (integers big-endian):
 
 Section tags: b"Z" side-latent string and b"Y" latent string (both
 required), b"A" alpha plane (zlib, 8-bit, row-major; required exactly when
-the mode has alpha), b"I" ICC profile, b"E" EXIF block. Each tag appears at
-most once. The checksum catches every truncation and every single-byte
-change; all lengths are checked against the bytes present before anything
-is sliced or inflated.
+the mode has alpha), b"I" ICC profile, b"E" EXIF block; version 2 only:
+b"Q" quality of a variable-rate model (2 bytes: round(q · 65535) for q in
+[0, 1]) and b"T" tile size in latent positions (2 bytes, 1..65535). Each
+tag appears at most once. A file without Q and T is written as version 1,
+byte for byte as before version 2 existed; one with either is version 2;
+a version-1 file holding Q or T, or a version-2 file holding neither, is
+refused, so every container has exactly one encoding.
+
+The checksum catches every truncation and every single-byte change; all
+lengths are checked against the bytes present before anything is sliced,
+and every claim against what the payload can hold before anything is
+allocated: the image size against the format's limits (and a caller's
+`max_pixels`), the alpha plane against what deflate can expand to
+(1032:1) before it is inflated, with a cap of H×W bytes.
 """
 
 from __future__ import annotations
@@ -32,18 +42,24 @@ import zlib
 from tfgancomp.errors import BitstreamError
 
 MAGIC = b"TFGC"
-VERSION = 1
+VERSION = 2  # the newest version written (version 1 when it suffices)
+VERSIONS = (1, 2)
 MODES = {1: "RGB", 2: "L", 3: "RGBA", 4: "LA"}
 MODE_CODES = {name: code for code, name in MODES.items()}
 MAX_SIDE = 65535
 MAX_PIXELS = 178_956_970  # Pillow's decompression-bomb limit
 MAX_NAME = 255
+MAX_TILE = 65535
+QUALITY_STEPS = 65535  # a quality q is stored as round(q · 65535)
+DEFLATE_MAX_RATIO = 1032  # no deflate stream inflates more than this
 
 _FIXED = struct.Struct(">4sBBHH8sB")  # magic … name length
 _SECTION = struct.Struct(">cI")
 _CRC = struct.Struct(">I")
-_TAGS = {b"Z": "side_string", b"Y": "string", b"A": "alpha",
-         b"I": "icc_profile", b"E": "exif"}
+_CODE = struct.Struct(">H")  # the Q and T payloads
+_TAGS = {b"Q": "quality", b"T": "tile", b"Z": "side_string",
+         b"Y": "string", b"A": "alpha", b"I": "icc_profile", b"E": "exif"}
+_VERSION_2_TAGS = (b"Q", b"T")
 MIN_SIZE = _FIXED.size + 1 + _CRC.size
 
 
@@ -60,6 +76,46 @@ class Container:
     alpha: bytes | None = None
     icc_profile: bytes | None = None
     exif: bytes | None = None
+    quality: float | None = None  # in [0, 1], held as quality_code(q)
+    tile: int | None = None  # tile size in latent positions, 1..65535
+
+    @property
+    def version(self) -> int:
+        """The format version this container is written as."""
+        return 1 if self.quality is None and self.tile is None else 2
+
+
+def quality_code(quality: float) -> int:
+    """The 2-byte code a file holds for a quality in [0, 1]."""
+    if isinstance(quality, bool) or not 0 <= quality <= 1:  # NaN fails too
+        raise BitstreamError(f"quality {quality!r} is outside [0, 1]")
+    return round(quality * QUALITY_STEPS)
+
+
+def quality_of_code(code: int) -> float:
+    """The quality a file's 2-byte code stands for."""
+    return code / QUALITY_STEPS
+
+
+def quantize_quality(quality: float) -> float:
+    """`quality` exactly as a file holds it: what a writer should code
+    with, so that the reader decodes with the same value."""
+    return quality_of_code(quality_code(quality))
+
+
+def check_max_pixels(height: int, width: int, max_pixels: int | None,
+                     error=BitstreamError) -> None:
+    """Raises `error` if an image of height×width exceeds a caller's
+    limit (None: no limit beyond the format's)."""
+    if max_pixels is None:
+        return
+    if isinstance(max_pixels, bool) or max_pixels < 1:
+        raise error(f"max_pixels must be a positive number, not "
+                    f"{max_pixels!r}")
+    if height * width > max_pixels:
+        raise error(f"image of {width}x{height} = {height * width} pixels "
+                    f"exceeds the limit of {max_pixels} pixels "
+                    "(max_pixels)")
 
 
 def _check_size(height, width):
@@ -94,14 +150,23 @@ def pack(container: Container) -> bytes:
         raise BitstreamError(f"model name longer than {MAX_NAME} bytes")
     if len(c.model_fingerprint) != 8:
         raise BitstreamError("model fingerprint must be 8 bytes")
-    sections = [(b"Z", c.side_string), (b"Y", c.string)]
+    sections = []
+    if c.quality is not None:
+        sections.append((b"Q", _CODE.pack(quality_code(c.quality))))
+    if c.tile is not None:
+        if (isinstance(c.tile, bool) or not isinstance(c.tile, int)
+                or not 1 <= c.tile <= MAX_TILE):
+            raise BitstreamError(f"tile size {c.tile!r} is outside "
+                                 f"1..{MAX_TILE}")
+        sections.append((b"T", _CODE.pack(c.tile)))
+    sections += [(b"Z", c.side_string), (b"Y", c.string)]
     if c.alpha is not None:
         sections.append((b"A", zlib.compress(c.alpha, 9)))
     if c.icc_profile:
         sections.append((b"I", c.icc_profile))
     if c.exif:
         sections.append((b"E", c.exif))
-    parts = [_FIXED.pack(MAGIC, VERSION, MODE_CODES[c.mode], c.height,
+    parts = [_FIXED.pack(MAGIC, c.version, MODE_CODES[c.mode], c.height,
                          c.width, c.model_fingerprint, len(name)),
              name, bytes([len(sections)])]
     for tag, payload in sections:
@@ -113,6 +178,10 @@ def pack(container: Container) -> bytes:
 
 
 def _inflate_alpha(data: bytes, size: int) -> bytes:
+    if size > DEFLATE_MAX_RATIO * len(data):
+        raise BitstreamError(
+            f"alpha plane of {len(data)} bytes cannot hold the {size} "
+            "pixels the header claims")
     inflater = zlib.decompressobj()
     try:
         plane = inflater.decompress(data, size + 1)
@@ -123,18 +192,42 @@ def _inflate_alpha(data: bytes, size: int) -> bytes:
     return plane
 
 
-def unpack(data: bytes) -> Container:
-    """Parses and validates a .tfgc file; raises BitstreamError if invalid."""
+def _check_version(version: int, fields: dict) -> None:
+    """Q and T exactly in version 2; decodes them in `fields`."""
+    present = [tag.decode() for tag in _VERSION_2_TAGS
+               if _TAGS[tag] in fields]
+    if version == 1 and present:
+        raise BitstreamError(f"version 1 file holds a {present[0]} section "
+                             "(version 2 only)")
+    if version == 2 and not present:
+        raise BitstreamError("version 2 file holds neither a Q nor a T "
+                             "section")
+    for name in ("quality", "tile"):
+        if name in fields:
+            if len(fields[name]) != _CODE.size:
+                raise BitstreamError(f"{name} section has "
+                                     f"{len(fields[name])} bytes, not 2")
+            (fields[name],) = _CODE.unpack(fields[name])
+    if "quality" in fields:
+        fields["quality"] = quality_of_code(fields["quality"])
+    if fields.get("tile") == 0:
+        raise BitstreamError("tile size 0 (must be 1..65535)")
+
+
+def unpack(data: bytes, max_pixels: int | None = None) -> Container:
+    """Parses and validates a .tfgc file; raises BitstreamError if invalid
+    or, with `max_pixels`, if its image has more pixels."""
     data = memoryview(bytes(data))
     if len(data) < len(MAGIC) or data[:len(MAGIC)] != MAGIC:
         raise BitstreamError("not a .tfgc file (wrong magic bytes)")
     if len(data) < MIN_SIZE:
         raise BitstreamError(f"file is truncated ({len(data)} bytes)")
     version = data[len(MAGIC)]
-    if version != VERSION:
+    if version not in VERSIONS:
         raise BitstreamError(
             f"unsupported .tfgc format version {version} "
-            f"(this tfgancomp reads version {VERSION})")
+            f"(this tfgancomp reads versions "
+            f"{', '.join(map(str, VERSIONS))})")
     body, (crc,) = data[:-_CRC.size], _CRC.unpack(data[-_CRC.size:])
     if zlib.crc32(body) != crc:
         raise BitstreamError(
@@ -171,9 +264,11 @@ def unpack(data: bytes) -> Container:
     for required in ("string", "side_string"):
         if required not in fields:
             raise BitstreamError(f"missing the {required.replace('_', ' ')}")
+    _check_version(version, fields)
     mode = MODES[mode_code]
+    _check_size(height, width)  # before inflating anything
+    check_max_pixels(height, width, max_pixels)
     if "alpha" in fields:
-        _check_size(height, width)  # before inflating anything
         fields["alpha"] = _inflate_alpha(fields["alpha"], height * width)
     _check_image(height, width, mode, fields.get("alpha"))
     return Container(height=height, width=width, mode=mode, model_name=name,

@@ -81,3 +81,49 @@ def read_description(path: Path, format_tag: str, version: int,
             f"{description.get('version')!r}; this tfgancomp reads "
             f"version {version}")
     return description
+
+
+STDIO = "-"  # as an input: standard input; as an output: standard output
+
+
+def plan_outputs(inputs: list[str], output: str | None,
+                 suffix: str) -> list[tuple[str, str]]:
+    """(input, output) for each input of a command.
+
+    Without `output`, each file goes beside its input with `suffix`, and
+    standard input goes to standard output. An existing directory
+    receives every output under its input's name; one input may also
+    name its output file, or `-` for standard output. Raises before any
+    work if two inputs would write the same file.
+    """
+    if not inputs:
+        raise TfgancompError("no input files")
+    if STDIO in inputs and len(inputs) > 1:
+        raise TfgancompError("standard input (-) can only be the only input")
+    directory = (Path(output) if output not in (None, STDIO)
+                 and Path(output).is_dir() else None)
+    if len(inputs) > 1 and output is not None and directory is None:
+        raise TfgancompError(
+            f"with {len(inputs)} inputs, -o must be an existing directory"
+            + (", not standard output" if output == STDIO else
+               f" ({output} is not)"))
+    if directory is not None and inputs == [STDIO]:
+        raise TfgancompError("name the output file of standard input, "
+                             "not a directory")
+    plan, seen = [], {}
+    for source in inputs:
+        if directory is not None:
+            target = str(directory / Path(source).with_suffix(suffix).name)
+        elif output is not None:
+            target = output
+        elif source == STDIO:
+            target = STDIO
+        else:
+            target = str(Path(source).with_suffix(suffix))
+        key = os.path.normpath(target)
+        if key in seen and target != STDIO:
+            raise TfgancompError(f"{seen[key]} and {source} would both be "
+                                 f"written to {target}")
+        seen[key] = source
+        plan.append((source, target))
+    return plan

@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from tfgancomp.errors import ImageError
+from tfgancomp.formats.bitstream import check_max_pixels
 from tfgancomp.formats.files import write_new_file
 
 _AS_RGB = ("CMYK", "YCbCr", "LAB", "HSV", "RGBX")
@@ -106,28 +107,46 @@ def picture_to_pil(picture: Picture) -> Image.Image:
     return image
 
 
-def open_image(path: str | os.PathLike) -> Image.Image:
-    """Opens and fully decodes an image file, with clear errors."""
+def open_image(path: str | os.PathLike,
+               max_pixels: int | None = None) -> Image.Image:
+    """Opens and fully decodes an image file, with clear errors; with
+    `max_pixels`, a larger image is refused before its pixels are read."""
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"no such file: {path}")
+    return _decode(path, str(path), max_pixels)
+
+
+def open_image_data(data: bytes, name: str = "standard input",
+                    max_pixels: int | None = None) -> Image.Image:
+    """`open_image` of an image file's bytes (such as standard input)."""
+    return _decode(io.BytesIO(data), name, max_pixels)
+
+
+def _decode(source, name: str, max_pixels: int | None) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
+            image = Image.open(source)
+            width, height = image.size
+            check_max_pixels(height, width, max_pixels, ImageError)
             image.load()
     except (Image.DecompressionBombError,
             Image.DecompressionBombWarning) as e:
-        raise ImageError(f"{path}: {e}") from None
+        raise ImageError(f"{name}: {e}") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{path} is not an image Pillow can read") from None
+        raise ImageError(f"{name} is not an image Pillow can read") from None
     except (OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f"cannot read {path}: {e}") from None
+        raise ImageError(f"cannot read {name}: {e}") from None
+    except MemoryError:
+        raise ImageError(f"{name}: out of memory reading the image "
+                         "(refuse large images with max_pixels)") from None
     return image
 
 
-def read_image(path: str | os.PathLike) -> Picture:
-    return picture_from_pil(open_image(path))
+def read_image(path: str | os.PathLike,
+               max_pixels: int | None = None) -> Picture:
+    return picture_from_pil(open_image(path, max_pixels))
 
 
 def output_format(path: str | os.PathLike) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfgancomp.model.channelwise import ChannelwisePrior
+from tfgancomp.model.conditioning import GainUnits, as_batch
 from tfgancomp.model.config import ModelConfig
 from tfgancomp.model.geometry import ceil_div, pad_to_multiple
 from tfgancomp.model.hyperprior import Hyperprior
@@ -48,8 +49,30 @@ class Codec(tf.keras.Model):
         # The rate-distortion weight it was trained at, if known: what
         # encoder-side refinement optimises for.
         self.lmbda: float | None = None
+        self.gain = None
+        if config.variable_rate:
+            with tf.name_scope("codec"):
+                self.gain = GainUnits(config.qualities, config.latent_channels)
         self.analysis.build((None, None, None, 3))
         self.synthesis.build((None, None, None, config.latent_channels))
+
+    # The knobs.
+
+    @property
+    def variable_rate(self) -> bool:
+        return self.config.variable_rate
+
+    @property
+    def has_realism(self) -> bool:
+        return self.config.realism
+
+    def _knob(self, value, batch_size, name: str, present: bool):
+        """A knob as float32 [B], None for a model without it; ValueError
+        when it is missing or not the model's."""
+        if (value is None) == present:
+            raise ValueError(f"this model {'needs' if present else 'has no'}"
+                             f" {name}")
+        return None if value is None else as_batch(value, batch_size, name)
 
     # The steps.
 
@@ -61,23 +84,35 @@ class Codec(tf.keras.Model):
         """[h, w] of the side latents of an [H, W] image."""
         return ceil_div(image_size, self.config.hyper_stride)
 
-    def analyze(self, images):
+    def analyze(self, images, quality=None):
         """Latents y (float32) of float images [B, H, W, 3] in [0, 1],
-        padded to a multiple of the latent stride: ⌈H/s⌉×⌈W/s⌉ positions."""
+        padded to a multiple of the latent stride: ⌈H/s⌉×⌈W/s⌉ positions;
+        at `quality` (a number or [B]) for a variable-rate model."""
+        quality = self._knob(quality, tf.shape(images)[0], "quality",
+                             self.variable_rate)
         padded = pad_to_multiple(images, self.config.latent_stride)
-        return tf.cast(self.analysis(padded), tf.float32)
+        y = tf.cast(self.analysis(padded), tf.float32)
+        return y if quality is None else y * self.gain.gain(quality)
 
-    def reconstruct(self, y_hat, image_size):
-        """Float reconstruction [B, H, W, 3] of ŷ, cropped to the image."""
-        x_hat = tf.cast(self.synthesis(y_hat), tf.float32)
+    def reconstruct(self, y_hat, image_size, quality=None, realism=None):
+        """Float reconstruction [B, H, W, 3] of ŷ, cropped to the image;
+        the knobs as in `analyze`, realism in [0, 1] where the model has
+        it."""
+        batch = tf.shape(y_hat)[0]
+        quality = self._knob(quality, batch, "quality", self.variable_rate)
+        realism = self._knob(realism, batch, "realism", self.has_realism)
+        if quality is not None:
+            y_hat = y_hat * self.gain.inverse_gain(quality)
+        x_hat = tf.cast(self.synthesis(y_hat, realism=realism), tf.float32)
         return x_hat[:, :image_size[0], :image_size[1], :]
 
-    def synthesize(self, y_hat, image_size):
+    def synthesize(self, y_hat, image_size, quality=None, realism=None):
         """uint8 image [H, W, 3] of one image's ŷ [1, h, w, C]."""
-        x_hat = self.reconstruct(y_hat, image_size)[0]
+        x_hat = self.reconstruct(y_hat, image_size, quality, realism)[0]
         return tf.saturate_cast(tf.round(x_hat * 255.), tf.uint8)
 
-    def call(self, images, training=False) -> Forward:
+    def call(self, images, training=False, quality=None,
+             realism=None) -> Forward:
         """Forward pass on float images in [0, 1] of shape [B, H, W, 3].
 
         With `training=True`, bits are the differentiable noisy-latent
@@ -85,9 +120,10 @@ class Codec(tf.keras.Model):
         latents under the coding prior: what `compress` writes, within a few
         percent for a well-trained model (see BUILD_NOTES.md).
         """
-        y_hat, bits, side_bits = self.entropy(self.analyze(images),
-                                              training=training)
-        x_hat = self.reconstruct(y_hat, tf.shape(images)[1:3])
+        y_hat, bits, side_bits = self.entropy(
+            self.analyze(images, quality), training=training)
+        x_hat = self.reconstruct(y_hat, tf.shape(images)[1:3], quality,
+                                 realism)
         return Forward(x_hat, y_hat, bits, side_bits)
 
     # Coding with fixed tables.
@@ -104,9 +140,10 @@ class Codec(tf.keras.Model):
     def _with_weights(self, tables: list) -> list:
         """The transforms' weights, then `tables`: the order fingerprints
         hash them in."""
+        gains = [] if self.gain is None else list(self.gain.variables)
         return (list(self.analysis.variables) +
                 self.entropy.transform_variables() +
-                list(self.synthesis.variables) + tables)
+                list(self.synthesis.variables) + tables + gains)
 
     def coding_tensors(self) -> list[tf.Tensor]:
         """Every weight and table that compress or decompress reads."""
@@ -125,18 +162,41 @@ class Codec(tf.keras.Model):
             digest.update(value.tobytes())
         return digest.digest()[:8]
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)])
-    def compress(self, image):
-        """uint8 image [H, W, 3] → (latent string, side-latent string)."""
-        y = self.analyze(tf.cast(image, tf.float32)[None] / 255.)
+    def compress(self, image, quality=None):
+        """uint8 image [H, W, 3] → (latent string, side-latent string), at
+        `quality` in [0, 1] for a variable-rate model."""
+        self._knob(quality, 1, "quality", self.variable_rate)
+        return self._compress(image, 0. if quality is None else quality)
+
+    def decompress(self, string, side_string, image_size, quality=None,
+                   realism=None):
+        """(latent string, side-latent string, [H, W]) → uint8 [H, W, 3];
+        the knobs the model has, as in `reconstruct`."""
+        self._knob(quality, 1, "quality", self.variable_rate)
+        self._knob(realism, 1, "realism", self.has_realism)
+        return self._decompress(string, side_string, image_size,
+                                0. if quality is None else quality,
+                                0. if realism is None else realism)
+
+    def _present(self, quality, realism=None):
+        """The knobs of a traced call, None where the model lacks them."""
+        return (quality if self.variable_rate else None,
+                realism if self.has_realism else None)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.uint8),
+                                  tf.TensorSpec([], tf.float32)])
+    def _compress(self, image, quality):
+        quality, _ = self._present(quality)
+        y = self.analyze(tf.cast(image, tf.float32)[None] / 255., quality)
         return self.entropy.compress(y)
 
     @tf.function(input_signature=[
         tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.string),
-        tf.TensorSpec([2], tf.int32)])
-    def decompress(self, string, side_string, image_size):
-        """(latent string, side-latent string, [H, W]) → uint8 [H, W, 3]."""
+        tf.TensorSpec([2], tf.int32), tf.TensorSpec([], tf.float32),
+        tf.TensorSpec([], tf.float32)])
+    def _decompress(self, string, side_string, image_size, quality, realism):
         y_hat = self.entropy.decompress(
             string, side_string, self.latent_size(image_size),
             self.side_size(image_size))
-        return self.synthesize(y_hat, image_size)
+        return self.synthesize(y_hat, image_size,
+                               *self._present(quality, realism))

@@ -44,6 +44,12 @@ class ModelConfig(Config):
     num_slices: int = dataclasses.field(default=8, metadata=OMIT_IF_DEFAULT)
     max_support_slices: int = dataclasses.field(default=4,
                                                 metadata=OMIT_IF_DEFAULT)
+    # The knobs (conditioning.py): gain vectors trained at `qualities`
+    # evenly spaced qualities (0: one fixed rate), and a synthesis
+    # conditioned on realism.
+    qualities: int = dataclasses.field(default=0, metadata=OMIT_IF_DEFAULT)
+    realism: bool = dataclasses.field(default=False,
+                                      metadata=OMIT_IF_DEFAULT)
 
     def __post_init__(self):
         self.check_integers(("num_filters", "latent_channels",
@@ -63,6 +69,12 @@ class ModelConfig(Config):
                 and self.latent_channels % self.num_slices):
             raise ConfigError(f"{self.num_slices} slices do not divide "
                               f"{self.latent_channels} latent channels")
+        self.check_integers(("qualities",), minimum=0)
+        if self.qualities == 1:
+            raise ConfigError("qualities must be 0 (one fixed rate) or at "
+                              "least 2")
+        if not isinstance(self.realism, bool):
+            raise ConfigError("realism must be true or false")
         if self.norm not in NORMS:
             raise ConfigError(
                 f"norm must be one of {NORMS}, got {self.norm!r}")
@@ -70,6 +82,11 @@ class ModelConfig(Config):
             raise ConfigError("num_scales must be at least 2")
         if not 0 < self.scale_min < self.scale_max:
             raise ConfigError("need 0 < scale_min < scale_max")
+
+    @property
+    def variable_rate(self) -> bool:
+        """Whether the encoder takes a quality (stored in each file)."""
+        return self.qualities > 0
 
     @property
     def latent_stride(self) -> int:

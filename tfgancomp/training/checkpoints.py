@@ -1,5 +1,6 @@
-"""A training run's checkpoints: restoring them strictly, and the codec of
-the latest one (what the run would export if it ended now)."""
+"""A training run's directory: its stored configs, its checkpoints
+restored strictly, and the codec of the latest one (what the run would
+export if it ended now)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,32 @@ from tfgancomp.deploy.layout import RUN_CHECKPOINTS, RUN_CONFIG
 from tfgancomp.errors import ConfigError, ModelError
 from tfgancomp.model.codec import Codec
 from tfgancomp.model.config import ModelConfig
+from tfgancomp.training.config import TrainConfig
+from tfgancomp.training.discriminator import DiscriminatorConfig
+
+
+def check_or_write_config(model_dir: Path, is_chief: bool, name: str,
+                          model: ModelConfig,
+                          discriminator: DiscriminatorConfig,
+                          train: TrainConfig):
+    """ConfigError if the run in `model_dir` has other model configs (a
+    resumed run must keep them); else the chief writes them all."""
+    path = model_dir / RUN_CONFIG
+    if path.exists():
+        stored = json.loads(path.read_text())
+        stored_disc = stored.get("discriminator")
+        if ModelConfig.from_dict(stored["model"]) != model or (
+                stored_disc is not None and
+                DiscriminatorConfig.from_dict(stored_disc) != discriminator):
+            raise ConfigError(f"{model_dir} holds a run with a different "
+                              "model config; use a new --model_dir")
+    if not is_chief:
+        return
+    model_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(
+        {"name": name, "model": model.to_dict(),
+         "discriminator": discriminator.to_dict(),
+         "train": train.to_dict()}, indent=2) + "\n")
 
 
 def restore(checkpoint: tf.train.Checkpoint, path: str, run,
@@ -50,5 +77,6 @@ def latest_codec(model_dir: str | os.PathLike) -> tuple[Codec, int]:
             partial=True)
     codec.fix_tables()
     codec.model_name = stored.get("name", model_dir.resolve().name)
-    codec.lmbda = stored.get("train", {}).get("lmbda")
+    if "train" in stored:
+        codec.lmbda = TrainConfig.from_dict(stored["train"]).lmbdas
     return codec, int(step.numpy())

@@ -34,10 +34,16 @@ def parse_schedule(text: str) -> tuple[tuple[int, float], ...]:
 class TrainConfig(Config):
     """Loss weights, optimizers, schedule and logging of a training run.
 
-    The loss is w·bpp + lmbda·distortion + gan_weight·G. The rate weight w
-    is 1, or with `target_bpp` it is `rate_penalty` whenever a batch is
-    above the target. `gan_weight` 0 trains without a discriminator;
-    otherwise the discriminator joins after `warmup_steps`, with
+    The loss is w·bpp + lmbda·distortion + gan_weight·G (+ fm_weight times
+    the discriminator's feature-matching loss). The rate weight w is 1, or
+    with `target_bpp` it is `rate_penalty` whenever a batch is above the
+    target. A variable-rate model trains each example at a random quality
+    q in [0, 1] whose λ runs geometrically from `lmbda` (q = 0) to
+    `lmbda_max` (q = 1). A model with a realism knob trains each example
+    at a random realism r, its adversarial terms weighted by r·λ instead
+    (so gan_weight and fm_weight are in distortion units there). With
+    both 0 training runs without a discriminator; otherwise the
+    discriminator joins after `warmup_steps`, with
     `disc_steps` discriminator updates per generator update. The codec's
     learning rate follows `learning_rate_schedule` (see `parse_schedule`)
     from `learning_rate` on. `precision` picks the transforms' compute type
@@ -47,6 +53,7 @@ class TrainConfig(Config):
     KIND = "training"
 
     lmbda: float = 0.01
+    lmbda_max: float | None = None
     distortion: str = "mse"
     target_bpp: float | None = None
     rate_penalty: float = 16.0
@@ -58,6 +65,7 @@ class TrainConfig(Config):
     warmup_steps: int = 0
     gan_loss: str = "non_saturating"
     gan_weight: float = 0.0
+    fm_weight: float = 0.0
     disc_steps: int = 1
     gradient_penalty: float = 10.0
     checkpoint_every: int = 1000
@@ -70,8 +78,12 @@ class TrainConfig(Config):
     def __post_init__(self):
         self.check_numbers(("lmbda", "learning_rate", "disc_learning_rate",
                             "clip_norm"))
-        self.check_numbers(("gan_weight", "gradient_penalty"),
+        self.check_numbers(("gan_weight", "fm_weight", "gradient_penalty"),
                            positive=False)
+        if self.lmbda_max is not None:
+            self.check_numbers(("lmbda_max",))
+            if self.lmbda_max <= self.lmbda:
+                raise ConfigError("lmbda_max must be above lmbda")
         self.check_integers(("max_steps", "disc_steps", "checkpoint_every",
                              "summary_every", "validate_every", "log_every"))
         self.check_integers(("warmup_steps",), minimum=0)
@@ -87,7 +99,14 @@ class TrainConfig(Config):
 
     @property
     def adversarial(self) -> bool:
-        return self.gan_weight > 0
+        return self.gan_weight > 0 or self.fm_weight > 0
+
+    @property
+    def lmbdas(self) -> float | tuple[float, float]:
+        """What the model records: λ, or (λ at quality 0, λ at 1)."""
+        if self.lmbda_max is None:
+            return self.lmbda
+        return (self.lmbda, self.lmbda_max)
 
     def learning_rate_at(self, step: int) -> float:
         """The codec's learning rate for the update after `step`."""

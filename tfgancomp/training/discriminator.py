@@ -166,12 +166,21 @@ class PatchDiscriminator(tf.keras.layers.Layer):
         self.body.build(shape[:-1].concatenate(shape[-1] + projected[-1]))
         super().build(input_shape)
 
-    def call(self, images, latents, training=False):
+    def call(self, images, latents, training=False, features=False):
+        """Logits, or with `features` (logits, the activations of every
+        hidden layer) for feature matching."""
         latents = self.projection(tf.stop_gradient(latents),
                                   training=training)
         latents = upsample_latents(latents, tf.shape(images)[1:3])
-        inputs = tf.concat([images, latents], axis=-1)
-        return self.body(inputs, training=training)
+        x = tf.concat([images, latents], axis=-1)
+        if not features:
+            return self.body(x, training=training)
+        activations = []
+        for layer in self.body.stack:
+            x = layer(x, training=training)
+            if isinstance(layer, tf.keras.layers.LeakyReLU):
+                activations.append(x)
+        return x, activations
 
 
 class MultiScaleDiscriminator(tf.keras.Model):
@@ -199,11 +208,18 @@ class MultiScaleDiscriminator(tf.keras.Model):
             scale.build(input_shape)
         self.built = True
 
-    def call(self, images, latents, training=False) -> list[tf.Tensor]:
-        logits = []
+    def call(self, images, latents, training=False, features=False):
+        """The logits of every scale; with `features`, (logits, the hidden
+        activations of every scale, in one list)."""
+        logits, activations = [], []
         for k, scale in enumerate(self.scales):
             if k:
                 # 'SAME' averages over the pixels inside the image only.
                 images = tf.nn.avg_pool2d(images, 2, 2, "SAME")
-            logits.append(scale(images, latents, training=training))
-        return logits
+            output = scale(images, latents, training=training,
+                           features=features)
+            if features:
+                output, hidden = output
+                activations += hidden
+            logits.append(output)
+        return (logits, activations) if features else logits

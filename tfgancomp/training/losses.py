@@ -23,15 +23,23 @@ def bits_per_pixel(bits, images):
     return tf.reduce_mean(bits) / pixels
 
 
-def mse_255(images, reconstructions):
-    """Mean squared error on the 0..255 scale, for images in [0, 1]."""
-    return tf.reduce_mean(tf.math.squared_difference(
-        images * 255., reconstructions * 255.))
+def _mean(x, per_example: bool):
+    """The mean over everything, or over all but the batch axis."""
+    return tf.reduce_mean(x, axis=list(range(1, x.shape.rank))
+                          if per_example else None)
 
 
-def l1_255(images, reconstructions):
+def mse_255(images, reconstructions, per_example: bool = False):
+    """Mean squared error on the 0..255 scale, for images in [0, 1]: of
+    the batch, or [B] with `per_example`."""
+    return _mean(tf.math.squared_difference(
+        images * 255., reconstructions * 255.), per_example)
+
+
+def l1_255(images, reconstructions, per_example: bool = False):
     """Mean absolute error on the 0..255 scale, for images in [0, 1]."""
-    return tf.reduce_mean(tf.abs(images * 255. - reconstructions * 255.))
+    return _mean(tf.abs(images * 255. - reconstructions * 255.),
+                 per_example)
 
 
 MS_SSIM_FILTER = 11
@@ -60,7 +68,7 @@ def _nan_gradient_to_zero(x):
     return tf.identity(x), gradient
 
 
-def ms_ssim_loss(images, reconstructions):
+def ms_ssim_loss(images, reconstructions, per_example: bool = False):
     """1 − MS-SSIM (Wang et al., 2003) of images in [0, 1].
 
     Images smaller than 161 px per side get only the `ms_ssim_scales` that
@@ -90,7 +98,7 @@ def ms_ssim_loss(images, reconstructions):
         _nan_gradient_to_zero(reconstructions), max_val=1.0,
         power_factors=[w * factor for w in kept],
         filter_size=MS_SSIM_FILTER)
-    return tf.reduce_mean(1. - score)
+    return 1. - score if per_example else tf.reduce_mean(1. - score)
 
 
 # What one unit of each distortion is worth in MSE on 0..255, so that terms
@@ -165,16 +173,18 @@ class Distortion:
     def __repr__(self):
         return f"Distortion({self.spec!r})"
 
-    def terms(self, images, reconstructions) -> dict[str, tf.Tensor]:
+    def terms(self, images, reconstructions,
+              per_example: bool = False) -> dict[str, tf.Tensor]:
         """Each term in MSE units, before weighting (for logging)."""
         terms = {}
         for name in self.weights:
             fn, scale = DISTORTIONS[name]
-            terms[name] = scale * fn(images, reconstructions)
+            terms[name] = scale * fn(images, reconstructions, per_example)
         return terms
 
-    def __call__(self, images, reconstructions):
-        terms = self.terms(images, reconstructions)
+    def __call__(self, images, reconstructions, per_example: bool = False):
+        """The weighted sum: of the batch, or [B] with `per_example`."""
+        terms = self.terms(images, reconstructions, per_example)
         return tf.add_n([w * terms[n] for n, w in self.weights.items()])
 
 
@@ -242,15 +252,21 @@ def _mean_relu(x):
     return tf.reduce_mean(tf.nn.relu(x))
 
 
+def _example_mean(x):
+    return _mean(x, per_example=True)
+
+
 class GanLoss(NamedTuple):
     """The two halves of one GAN loss, on logits of one scale."""
     name: str
-    generator_fn: Callable  # (fake logits) -> scalar
+    generator_fn: Callable  # (fake logits) -> [B]
     discriminator_fn: Callable  # (real logits, fake logits) -> scalar
 
-    def generator(self, fake_logits):
-        """The generator's loss, minimised by making fakes look real."""
-        return _over_scales(self.generator_fn, fake_logits)
+    def generator(self, fake_logits, per_example: bool = False):
+        """The generator's loss, minimised by making fakes look real: of
+        the batch, or [B] with `per_example`."""
+        loss = _over_scales(self.generator_fn, fake_logits)
+        return loss if per_example else tf.reduce_mean(loss)
 
     def discriminator(self, real_logits, fake_logits):
         """The discriminator's loss, minimised by telling them apart."""
@@ -263,23 +279,23 @@ GAN_LOSSES = {
     # Goodfellow et al., 2014, −log D(G(z)) for the generator.
     "non_saturating": GanLoss(
         "non_saturating",
-        lambda fake: _mean_softplus(-fake),
+        lambda fake: _example_mean(tf.nn.softplus(-fake)),
         lambda real, fake: _mean_softplus(-real) + _mean_softplus(fake)),
     # Mao et al., 2017: targets 1 for real, 0 for fake.
     "least_squares": GanLoss(
         "least_squares",
-        lambda fake: tf.reduce_mean(tf.square(fake - 1.)),
+        lambda fake: _example_mean(tf.square(fake - 1.)),
         lambda real, fake: (tf.reduce_mean(tf.square(real - 1.))
                             + tf.reduce_mean(tf.square(fake)))),
     # Lim & Ye, 2017; Miyato et al., 2018.
     "hinge": GanLoss(
         "hinge",
-        lambda fake: -tf.reduce_mean(fake),
+        lambda fake: -_example_mean(fake),
         lambda real, fake: _mean_relu(1. - real) + _mean_relu(1. + fake)),
     # Arjovsky et al., 2017; add `gradient_penalty` to the critic's loss.
     "wasserstein": GanLoss(
         "wasserstein",
-        lambda fake: -tf.reduce_mean(fake),
+        lambda fake: -_example_mean(fake),
         lambda real, fake: tf.reduce_mean(fake) - tf.reduce_mean(real)),
 }
 
@@ -325,6 +341,16 @@ def gradient_penalty(discriminator_fn, real, fake, *conditioning):
             tf.square(gradient), axis=list(range(1, rank))) + 1e-12)
         penalties.append(tf.reduce_mean(tf.square(norm - 1.)))
     return tf.add_n(penalties) / len(penalties)
+
+
+def feature_matching(real_features, fake_features):
+    """[B]: the mean absolute difference between the discriminator's
+    features of the real and the fake image (pix2pixHD), averaged over
+    layers; the real features are constants."""
+    return tf.add_n([
+        _example_mean(tf.abs(tf.stop_gradient(real) - fake))
+        for real, fake in zip(real_features, fake_features)
+    ]) / len(real_features)
 
 
 def discriminator_accuracy(real_logits, fake_logits):

@@ -20,7 +20,6 @@ pipeline restarts with a fresh shuffle.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -31,7 +30,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from tfgancomp.deploy import store
-from tfgancomp.deploy.layout import RUN_CHECKPOINTS, RUN_CONFIG, RUN_MODEL
+from tfgancomp.deploy.layout import RUN_CHECKPOINTS, RUN_MODEL
 from tfgancomp.errors import ConfigError, TrainingError
 from tfgancomp.model.codec import Codec
 from tfgancomp.model.config import ModelConfig
@@ -41,6 +40,7 @@ from tfgancomp.training.discriminator import (
     DiscriminatorConfig,
     MultiScaleDiscriminator,
 )
+from tfgancomp.training.objective import Objective
 
 
 def _optimizer(learning_rate, clip_norm, precision, variables):
@@ -74,14 +74,18 @@ class Trainer:
         self.model_config = model_config
         self.train_config = config = train_config
         self.disc_config = disc_config or DiscriminatorConfig()
+        if model_config.variable_rate != (config.lmbda_max is not None):
+            raise ConfigError("a variable-rate model (qualities) trains "
+                              "with lmbda_max, and only such a model")
         self.strategy = strategy or tf.distribute.get_strategy()
         # Only the chief of a cluster keeps checkpoints and summaries.
         self.is_chief = self.strategy.extended.should_checkpoint
         self.replicas = self.strategy.num_replicas_in_sync
-        self._check_or_write_config()
-        self.distortion = losses.Distortion(config.distortion)
-        self.rate_weight = config.rate_weight()
-        self.gan = losses.gan_loss(config.gan_loss)
+        checkpoints.check_or_write_config(
+            self.model_dir, self.is_chief, name=self.name,
+            model=model_config, discriminator=self.disc_config,
+            train=train_config)
+        self.objective = Objective(model_config, config)
         tf.keras.mixed_precision.set_global_policy(config.precision)
         try:
             with self.strategy.scope():
@@ -120,28 +124,6 @@ class Trainer:
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, directory, max_to_keep=3)
 
-    def _check_or_write_config(self):
-        """The model configs of a resumed run must match the stored ones."""
-        path = self.model_dir / RUN_CONFIG
-        if path.exists():
-            stored = json.loads(path.read_text())
-            stored_model = ModelConfig.from_dict(stored["model"])
-            stored_disc = stored.get("discriminator")
-            if stored_model != self.model_config or (
-                    stored_disc is not None and
-                    DiscriminatorConfig.from_dict(stored_disc)
-                    != self.disc_config):
-                raise ConfigError(
-                    f"{self.model_dir} holds a run with a different model "
-                    f"config; use a new --model_dir")
-        if not self.is_chief:
-            return
-        self.model_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(
-            {"name": self.name, "model": self.model_config.to_dict(),
-             "discriminator": self.disc_config.to_dict(),
-             "train": self.train_config.to_dict()}, indent=2) + "\n")
-
     def _restore(self, init_from):
         """Resumes from the latest checkpoint, or starts from `init_from`."""
         latest = tf.train.latest_checkpoint(self.model_dir / RUN_CHECKPOINTS)
@@ -159,6 +141,14 @@ class Trainer:
             self.warm_started, _ = copy_weights(
                 {v.name: v for v in source.variables},
                 self.codec.variables)
+            reference = (source.lmbda if isinstance(source.lmbda, float)
+                         else None)
+        else:
+            reference = None
+        if (self.codec.gain is not None and
+                self.codec.gain.log_gain.name not in self.warm_started):
+            self.codec.gain.initialize(
+                self.objective.initial_log_gains(reference))
 
     def _set_learning_rate(self):
         """The codec's learning rate of the schedule at this step."""
@@ -169,17 +159,12 @@ class Trainer:
 
     # The steps. Each `_*_replica` runs on one replica's batch.
 
-    def _rd_loss(self, images, forward):
-        bpp = losses.bits_per_pixel(
-            tf.cast(forward.bits + forward.side_bits, tf.float32), images)
-        reconstruction = tf.cast(forward.reconstruction, tf.float32)
-        distortion = self.distortion(images, reconstruction)
-        weight = self.rate_weight(bpp)
-        loss = losses.rate_distortion(
-            weight * bpp, distortion, self.train_config.lmbda)
-        mse = losses.mse_255(images, reconstruction)
-        return loss, {"bpp": bpp, "mse": mse, "psnr": validation.psnr(mse),
-                      "distortion": distortion, "rate_weight": weight}
+    def _forward(self, images):
+        """(forward pass at random knobs, λ per example, realism)."""
+        quality, realism = self.objective.knobs(images)
+        forward = self.codec(images, training=True, quality=quality,
+                             realism=realism)
+        return forward, self.objective.lmbda(quality), realism
 
     def _scaled(self, optimizer, loss):
         """The loss to differentiate (inside the tape): this replica's
@@ -198,8 +183,9 @@ class Trainer:
 
     def _rd_replica(self, images):
         with tf.GradientTape() as tape:
-            forward = self.codec(images, training=True)
-            loss, metrics = self._rd_loss(images, forward)
+            forward, lmbda, _ = self._forward(images)
+            loss, metrics = self.objective.rate_distortion(images, forward,
+                                                           lmbda)
             scaled = self._scaled(self.optimizer, loss)
         self._apply(self.optimizer, tape, scaled,
                     self.codec.trainable_variables)
@@ -207,30 +193,40 @@ class Trainer:
 
     def _discriminator_loss(self, images, fake, latents, real_logits,
                             fake_logits):
-        loss = self.gan.discriminator(real_logits, fake_logits)
-        if self.gan.name == "wasserstein":
+        gan = self.objective.gan
+        loss = gan.discriminator(real_logits, fake_logits)
+        if gan.name == "wasserstein":
             penalty = losses.gradient_penalty(
-                lambda x, y: self._logits(x, y), images, fake, latents)
+                lambda x, y: self._logits(x, y)[0], images, fake, latents)
             loss += self.train_config.gradient_penalty * penalty
         return loss
 
-    def _logits(self, images, latents):
-        return [tf.cast(x, tf.float32) for x in
-                self.discriminator(images, latents, training=True)]
+    def _logits(self, images, latents, features: bool = False):
+        """(float32 logits of every scale, the hidden activations for
+        feature matching if `features`, else None)."""
+        output = self.discriminator(images, latents, training=True,
+                                    features=features)
+        logits, hidden = output if features else (output, None)
+        return [tf.cast(x, tf.float32) for x in logits], hidden
 
     def _gan_replica(self, images):
         """One generator and one discriminator update from one forward."""
         codec_vars = self.codec.trainable_variables
         disc_vars = self.discriminator.trainable_variables
+        features = self.train_config.fm_weight > 0
         with tf.GradientTape() as tape, tf.GradientTape() as disc_tape:
-            forward = self.codec(images, training=True)
-            rd_loss, metrics = self._rd_loss(images, forward)
+            forward, lmbda, realism = self._forward(images)
+            rd_loss, metrics = self.objective.rate_distortion(
+                images, forward, lmbda)
             latents = tf.stop_gradient(forward.latents)
             fake = tf.cast(forward.reconstruction, tf.float32)
-            fake_logits = self._logits(fake, latents)
-            real_logits = self._logits(images, latents)
-            g_loss = self.gan.generator(fake_logits)
-            loss = rd_loss + self.train_config.gan_weight * g_loss
+            fake_logits, fake_features = self._logits(fake, latents,
+                                                      features)
+            real_logits, real_features = self._logits(images, latents,
+                                                      features)
+            adversarial, terms = self.objective.adversarial(
+                fake_logits, fake_features, real_features, lmbda, realism)
+            loss = rd_loss + adversarial
             d_loss = self._discriminator_loss(
                 images, tf.stop_gradient(fake), latents, real_logits,
                 fake_logits)
@@ -238,18 +234,18 @@ class Trainer:
             d_scaled = self._scaled(self.disc_optimizer, d_loss)
         self._apply(self.optimizer, tape, scaled, codec_vars)
         self._apply(self.disc_optimizer, disc_tape, d_scaled, disc_vars)
-        return dict(metrics, loss=loss, g_loss=g_loss, d_loss=d_loss,
+        return dict(metrics, **terms, loss=loss, d_loss=d_loss,
                     d_accuracy=losses.discriminator_accuracy(
                         real_logits, fake_logits))
 
     def _disc_replica(self, images):
         """A discriminator update alone (the extra `disc_steps`)."""
-        forward = self.codec(images, training=True)
+        forward, _, _ = self._forward(images)
         fake = tf.stop_gradient(tf.cast(forward.reconstruction, tf.float32))
         latents = tf.stop_gradient(forward.latents)
         with tf.GradientTape() as tape:
-            real_logits = self._logits(images, latents)
-            fake_logits = self._logits(fake, latents)
+            real_logits, _ = self._logits(images, latents)
+            fake_logits, _ = self._logits(fake, latents)
             d_loss = self._discriminator_loss(images, fake, latents,
                                               real_logits, fake_logits)
             d_scaled = self._scaled(self.disc_optimizer, d_loss)
@@ -361,13 +357,18 @@ class Trainer:
         TensorBoard with a few pictures and printed."""
         if not self.is_chief:
             return {}
-        metrics, pictures = validation.held_out(self.codec, dataset)
-        step = self.global_step
+        metrics, step = {}, self.global_step
+        for prefix, quality, realism in validation.settings(
+                self.model_config):
+            measured, pictures = validation.held_out(
+                self.codec, dataset, quality, realism)
+            metrics.update({prefix + k: v for k, v in measured.items()})
+            with self._writer("validation").as_default(step=step):
+                tf.summary.image(f"{prefix}original | reconstruction",
+                                 pictures, max_outputs=3)
         with self._writer("validation").as_default(step=step):
             for key, value in metrics.items():
                 tf.summary.scalar(key, value)
-            tf.summary.image("original | reconstruction", pictures,
-                             max_outputs=3)
         print(f"step {step} [validation] {_format(metrics)}",
               file=log or sys.stderr, flush=True)
         return metrics
@@ -375,7 +376,7 @@ class Trainer:
     def export(self) -> Path:
         """Fixes the range-coding tables and writes `model_dir/model`."""
         self.codec.fix_tables()
-        self.codec.lmbda = self.train_config.lmbda
+        self.codec.lmbda = self.train_config.lmbdas
         return store.save_codec(self.codec, self.model_dir / RUN_MODEL,
                                 self.name)
 

@@ -14,21 +14,42 @@ def psnr(mse):
     return 10. * tf.math.log(255.**2 / mse) / tf.math.log(10.)
 
 
+def settings(config) -> list[tuple[str, float | None, float | None]]:
+    """(metric prefix, quality, realism) of each held-out measurement: the
+    ends and the middle of the quality range at realism 0, and the middle
+    at realism 1, for the knobs the model has."""
+    realism = 0. if config.realism else None
+    if not config.variable_rate:
+        qualities = [("", None)]
+    else:
+        qualities = [(f"quality_{q:g}/", q) for q in (0., .5, 1.)]
+    found = [(prefix, q, realism) for prefix, q in qualities]
+    if config.realism:
+        middle = .5 if config.variable_rate else None
+        found.append(("realism_1/", middle, 1.))
+    return found
+
+
 @tf.function(reduce_retracing=True)
-def _evaluate(codec, images):
-    forward = codec(images, training=False)
+def _evaluate(codec, images, quality, realism):
+    forward = codec(images, training=False, quality=quality, realism=realism)
     reconstruction = tf.clip_by_value(
         tf.cast(forward.reconstruction, tf.float32), 0., 1.)
     bits = tf.cast(forward.bits + forward.side_bits, tf.float32)
     return reconstruction, bits
 
 
-def held_out(codec, dataset: tf.data.Dataset) -> tuple[dict, tf.Tensor]:
-    """Mean bpp, MSE, PSNR and MS-SSIM over the dataset's images, and the
-    first batch's original | reconstruction pictures."""
+def held_out(codec, dataset: tf.data.Dataset, quality=None,
+             realism=None) -> tuple[dict, tf.Tensor]:
+    """Mean bpp, MSE, PSNR and MS-SSIM over the dataset's images at the
+    knobs given, and the first batch's original | reconstruction
+    pictures."""
     totals, count, first = {"bpp": 0., "mse": 0., "ms_ssim": 0.}, 0, None
+    # Tensors, not numbers: one trace serves every setting.
+    quality, realism = (None if k is None else tf.constant(k, tf.float32)
+                        for k in (quality, realism))
     for images in dataset:
-        reconstruction, bits = _evaluate(codec, images)
+        reconstruction, bits = _evaluate(codec, images, quality, realism)
         n = int(tf.shape(images)[0])
         rounded = tf.round(reconstruction * 255.) / 255.
         totals["bpp"] += n * float(losses.bits_per_pixel(bits, images))
