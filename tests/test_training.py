@@ -171,6 +171,7 @@ def test_init_from_copies_a_models_weights_by_name(tmp_path,
                       init_from=trained_model_dir)
     trained = trainer.codec.trainable_variables
     assert set(trainer.warm_started) >= {v.name for v in trained}
+    assert trainer.fresh_after_warm_start() == []
     for mine, theirs in zip(trained, source.trainable_variables):
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
     assert int(trainer.step) == 0

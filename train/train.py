@@ -247,6 +247,10 @@ def main(argv):
         if FLAGS.init_from:
             print(f"{len(trainer.warm_started)} variables from "
                   f"{FLAGS.init_from}", file=sys.stderr)
+            fresh = trainer.fresh_after_warm_start()
+            if fresh:
+                print(f"starting afresh (not in {FLAGS.init_from}): "
+                      f"{', '.join(fresh)}", file=sys.stderr)
         trainer.fit(batches, validation)
     except TfgancompError as e:
         sys.exit(f"train.py: error: {e}")

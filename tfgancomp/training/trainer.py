@@ -150,6 +150,12 @@ class Trainer:
             self.codec.gain.initialize(
                 self.objective.initial_log_gains(reference))
 
+    def fresh_after_warm_start(self) -> list[str]:
+        """The codec variables a warm start did not give, e.g. the side
+        prior's density, which the exports shipped with 0.1.0 lack."""
+        return [v.name for v in self.codec.variables
+                if v.name not in self.warm_started]
+
     def _set_learning_rate(self):
         """The codec's learning rate of the schedule at this step."""
         rate = self.train_config.learning_rate_at(self.global_step)
