@@ -39,9 +39,12 @@ def codec_of_export(exported):
     if missing:
         raise ModelError(f"the export of '{exported.model_name}' lacks "
                          f"{', '.join(missing)}")
-    # The side prior's density (exports after 0.1.0): bit estimates use it,
-    # coding only its tables.
-    copy_weights(saved, codec.entropy.side_prior.variables)
+    # The side prior's density: bit estimates, refinement and warm starts
+    # use it, coding only its tables. The exports shipped with 0.1.0 lack
+    # it: it is fitted to their tables instead.
+    _, lacking = copy_weights(saved, codec.entropy.side_prior.variables)
+    if lacking:
+        codec.entropy.fit_side_prior()
     codec.model_name = exported.model_name
     codec.lmbda = exported.lmbda
     return codec
