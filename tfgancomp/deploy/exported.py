@@ -152,14 +152,13 @@ class ExportedModel:
         """The signature inputs of the knobs this model has; ValueError
         for a missing knob or one it lacks, as `Codec` raises."""
         import tensorflow as tf
+
+        from tfgancomp.model.conditioning import check_knob
         present = {"quality": self.variable_rate,
                    "realism": self.has_realism}
         inputs = {}
         for name, value in knobs.items():
-            if (value is None) == present[name]:
-                raise ValueError(f"this model "
-                                 f"{'needs' if present[name] else 'has no'}"
-                                 f" {name}")
+            check_knob(name, value, present[name])
             if value is not None:
                 inputs[name] = tf.convert_to_tensor(value, tf.float32)
         return inputs

@@ -75,23 +75,26 @@ def model_setting(label: str, model, effort: int = 0,
                        data, model, realism=realism).convert("RGB")))
 
 
+def realism_values(model, realisms=(0., 1.)) -> tuple:
+    """The realisms to show `model` at: None for a model without that
+    knob."""
+    return realisms if model.has_realism else (None,)
+
+
 def model_curves(models: dict, effort: int = 0,
                  qualities=QUALITIES, realisms=(0., 1.)) -> list[Curve]:
     """Our models as curves: the fixed-rate ones one point each on one
     curve; each variable-rate model swept over `qualities`, a curve of its
     own per value of `realisms` where it has that knob."""
-    def realism_values(model):
-        return realisms if model.has_realism else (None,)
-
     fixed = [model_setting(label, m, effort, realism=r)
              for label, m in models.items() if not m.variable_rate
-             for r in realism_values(m)]
+             for r in realism_values(m, realisms)]
     curves = [Curve(MODEL_CURVE, "tfgancomp models, one point each", False,
                     fixed)] if fixed else []
     for label, model in models.items():
         if not model.variable_rate:
             continue
-        for realism in realism_values(model):
+        for realism in realism_values(model, realisms):
             name = label if realism is None else f"{label} r={realism:g}"
             curves.append(Curve(
                 name, f"{label} at {len(qualities)} qualities", False,

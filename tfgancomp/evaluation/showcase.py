@@ -73,10 +73,6 @@ def _tiles(original, shown) -> list:
         for e in shown]
 
 
-def _realisms(model) -> tuple:
-    return (0., 1.) if model.has_realism else (None,)
-
-
 def planned_rate_files(image, name: str, model, codecs, directory,
                        qualities=DEMO_QUALITIES) -> list[Path]:
     """The files of `show_rates`, in order: per quality the model's file
@@ -88,7 +84,7 @@ def planned_rate_files(image, name: str, model, codecs, directory,
         paths.append(f"{stem}.{name}.{tag}.tfgc")
         paths += [f"{stem}.{name}.{tag}" +
                   ("" if r is None else f".r{r:g}") + ".png"
-                  for r in _realisms(model)]
+                  for r in runs.realism_values(model)]
         paths += [f"{stem}.{c.name}.{tag}{suffix}" for c in codecs
                   for suffix in (c.extension, ".png")]
     return [Path(directory) / path for path in paths]
@@ -106,7 +102,7 @@ def show_rates(original: np.ndarray, input_bytes: int, name: str, model,
         settings = {
             name if r is None else f"{name} r={r:g}":
                 runs.model_setting(name, model, quality=quality, realism=r)
-            for r in _realisms(model)}
+            for r in runs.realism_values(model)}
         row = runs.at_one_rate(original, input_bytes, settings, codecs)
         models = row[:len(settings)]
         contents += [models[0].coded.data] + [

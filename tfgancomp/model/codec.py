@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfgancomp.model.channelwise import ChannelwisePrior
-from tfgancomp.model.conditioning import GainUnits, as_batch
+from tfgancomp.model.conditioning import GainUnits, as_batch, check_knob
 from tfgancomp.model.config import ModelConfig
 from tfgancomp.model.geometry import ceil_div, pad_to_multiple
 from tfgancomp.model.hyperprior import Hyperprior
@@ -69,9 +69,7 @@ class Codec(tf.keras.Model):
     def _knob(self, value, batch_size, name: str, present: bool):
         """A knob as float32 [B], None for a model without it; ValueError
         when it is missing or not the model's."""
-        if (value is None) == present:
-            raise ValueError(f"this model {'needs' if present else 'has no'}"
-                             f" {name}")
+        check_knob(name, value, present)
         return None if value is None else as_batch(value, batch_size, name)
 
     # The steps.

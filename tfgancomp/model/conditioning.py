@@ -29,6 +29,13 @@ def lmbda_at(lmbdas, quality=None):
     return low * (high / low) ** quality
 
 
+def check_knob(name: str, value, present: bool):
+    """ValueError unless a knob is given exactly when the model has it."""
+    if (value is None) == present:
+        raise ValueError(f"this model {'needs' if present else 'has no'} "
+                         f"{name}")
+
+
 def as_batch(value, batch_size, name: str):
     """A knob given as a number or per example → float32 [B]."""
     value = tf.convert_to_tensor(value, tf.float32, name=name)
