@@ -142,7 +142,7 @@ def test_version_1_bytes_are_unchanged():
 
 
 @pytest.mark.parametrize("changes", [
-    dict(quality=0.5), dict(tile=1), dict(tile=65535),
+    dict(quality=0.5), dict(tile=16), dict(tile=65535),
     dict(quality=0.0, tile=16), dict(quality=1.0, mode="LA",
                                      alpha=bytes(17 * 33), exif=b"x")])
 def test_version_2_round_trip(changes):
@@ -168,7 +168,7 @@ def test_quality_is_held_as_a_16_bit_code():
             bitstream.pack(container(quality=bad))
 
 
-@pytest.mark.parametrize("tile", [0, 65536, -1, 2.5, True])
+@pytest.mark.parametrize("tile", [0, 15, 65536, -1, 2.5, True])
 def test_pack_refuses_bad_tile_sizes(tile):
     with pytest.raises(BitstreamError, match="tile"):
         bitstream.pack(container(tile=tile))
@@ -195,9 +195,9 @@ def _repack(version: int, sections: list, height=17, width=33,
 
 
 def test_version_rules_with_valid_checksum():
-    v2 = _sections(bitstream.pack(container(quality=0.5, tile=8)))
+    v2 = _sections(bitstream.pack(container(quality=0.5, tile=80)))
     assert [tag for tag, _ in v2] == [b"Q", b"T", b"Z", b"Y"]
-    assert bitstream.unpack(_repack(2, v2)).tile == 8
+    assert bitstream.unpack(_repack(2, v2)).tile == 80
     with pytest.raises(BitstreamError, match="version 1 file holds a Q"):
         bitstream.unpack(_repack(1, v2))
     with pytest.raises(BitstreamError, match="version 1 file holds a T"):

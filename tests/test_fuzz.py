@@ -40,9 +40,10 @@ def _pictures():
 
 @pytest.fixture(scope="module")
 def shipped_files():
-    """{model name: [(file bytes, container)]}: real files, version 1 and
-    version 2 (a Q and T section added)."""
+    """{model name: [(file bytes, container)]}: real files, version 1,
+    version 2 (a Q and T section added) and coded in tiles."""
     files = {}
+    wide = Picture(rgb=photo_like(24, 300, seed=9), mode="RGB")
     for name in MODELS:
         model = tfgancomp.load_model(name)
         files[name] = []
@@ -50,8 +51,10 @@ def shipped_files():
             data = tfgancomp.compress(picture, model)
             c = bitstream.unpack(data)
             v2 = bitstream.pack(dataclasses.replace(
-                c, quality=bitstream.quantize_quality(0.25), tile=4))
+                c, quality=bitstream.quantize_quality(0.25), tile=16))
             files[name] += [(data, c), (v2, bitstream.unpack(v2))]
+        tiled = tfgancomp.compress(wide, model, tile=16)  # 2 tiles
+        files[name].append((tiled, bitstream.unpack(tiled)))
     return files
 
 

@@ -623,3 +623,14 @@ def test_client_range_codes_stock_outputs_with_the_tables(exported,
         handle, indexes, tf.shape(indexes), tf.int32)
     assert np.array_equal(
         decoded + tf.gather(latent["cdf_offset"], indexes), symbols)
+
+
+def test_an_export_codes_tiled_files_as_the_codec_does(model, exported):
+    """Large images: the export's weights run model/tiling.py."""
+    image = photo_like(400, 300, seed=5)
+    tiled = tfgancomp.compress(image, model, tile=16)
+    assert bitstream.unpack(tiled).tile == 16
+    assert tfgancomp.compress(image, exported, tile=16) == tiled
+    np.testing.assert_array_equal(
+        np.asarray(tfgancomp.decompress(tiled, exported)),
+        np.asarray(tfgancomp.decompress(tiled, model)))

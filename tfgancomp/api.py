@@ -104,7 +104,7 @@ def _knob(model, name: str, value, default):
 @_tf_errors
 def compress(image, model=None, effort: int = 0,
              max_pixels: int | None = None, quality: float | None = None,
-             bpp: float | None = None) -> bytes:
+             bpp: float | None = None, tile: int | None = None) -> bytes:
     """Compresses a Pillow image, an [H, W(, 3)] uint8 array or a Picture
     with `model`, or by default with the default shipped model (loaded anew
     on each call: pass a model to compress many images).
@@ -116,8 +116,15 @@ def compress(image, model=None, effort: int = 0,
     rate-distortion objective (`tfgancomp.model.refine`): smaller files at
     the same quality, decodable by the same decoders, seconds per image.
     With `max_pixels`, a larger image is refused (ImageError) first.
+    An image larger than one tile of `tile` latents a side (by default
+    `tiling.DEFAULT_TILE`: 1024×1024 pixels) is coded in tiles, in memory
+    bounded by one tile (`tfgancomp.model.tiling`).
     """
     _check_pixels(image, max_pixels)
+    if tile is not None and (isinstance(tile, bool) or not (
+            bitstream.MIN_TILE <= tile <= bitstream.MAX_TILE)):
+        raise ImageError(f"tile must be an integer in {bitstream.MIN_TILE}"
+                         f"..{bitstream.MAX_TILE}, got {tile!r}")
     picture = _as_picture(image)
     if model is None:
         model = load_model()
@@ -128,21 +135,33 @@ def compress(image, model=None, effort: int = 0,
     if bpp is not None:
         if quality is not None:
             raise ModelError("give a quality or a bpp, not both")
-        quality = quality_for_bpp(picture, model, bpp)
+        quality = quality_for_bpp(picture, model, bpp, tile)
     quality = _knob(model, "quality", quality, DEFAULT_QUALITY)
-    return _encode(picture, model, quality, effort)
+    return _encode(picture, model, quality, effort, tile)
 
 
 def _encode(picture: Picture, model, quality: float | None,
-            effort: int = 0) -> bytes:
+            effort: int = 0, tile: int | None = None) -> bytes:
     """The .tfgc bytes of `picture` at `quality` (None: a fixed-rate
-    model), as the file will hold the quality."""
+    model), as the file will hold the quality, in tiles of `tile` latents
+    (None: the default) if it exceeds one."""
     if quality is not None:
         quality = bitstream.quantize_quality(quality)
+    from tfgancomp.model import tiling
+    tile = tiling.tile_for(_model_config(model), picture.height,
+                           picture.width, tile)
     if effort:
         from tfgancomp.model import refine
+        if tile is not None:
+            raise ImageError(f"effort above 0 refines images of one tile "
+                             f"({tile} latents a side); this one of "
+                             f"{picture.width}x{picture.height} is coded "
+                             "in tiles")
         string, side_string = refine.compress(
             refinable(model), picture.rgb, effort, quality)
+    elif tile is not None:
+        string, side_string = tiling.compress(
+            _coding_codec(model), picture.rgb, quality, tile)
     else:
         string, side_string = model.compress(picture.rgb, quality=quality)
     alpha = None if picture.alpha is None else picture.alpha.tobytes()
@@ -150,10 +169,28 @@ def _encode(picture: Picture, model, quality: float | None,
         height=picture.height, width=picture.width, mode=picture.mode,
         model_name=model.model_name, model_fingerprint=model.fingerprint(),
         string=string.numpy(), side_string=side_string.numpy(), alpha=alpha,
-        icc_profile=picture.icc_profile, exif=picture.exif, quality=quality))
+        icc_profile=picture.icc_profile, exif=picture.exif, quality=quality,
+        tile=tile))
 
 
-def quality_for_bpp(image, model, bpp: float) -> float:
+def _model_config(model):
+    """The `ModelConfig` of a `Codec` or of a loaded export."""
+    from tfgancomp.model.config import ModelConfig
+    config = model.config
+    return (config if isinstance(config, ModelConfig)
+            else ModelConfig.from_dict(config))
+
+
+def _coding_codec(model):
+    """The in-memory `Codec` that tiled coding runs: `model` itself, or
+    one rebuilt from a loaded export's weights."""
+    from tfgancomp.model.codec import Codec
+    return model if isinstance(model, Codec) else model.codec(
+        estimates=False)
+
+
+def quality_for_bpp(image, model, bpp: float,
+                    tile: int | None = None) -> float:
     """The highest quality of a variable-rate model whose file of `image`
     takes at most `bpp` bits per pixel (quality 0 if none does), found by
     bisection on real coding: about 16 encodings."""
@@ -169,7 +206,7 @@ def quality_for_bpp(image, model, bpp: float) -> float:
     while low < high:
         middle = (low + high + 1) // 2
         quality = bitstream.quality_of_code(middle)
-        if len(_encode(picture, model, quality)) <= budget:
+        if len(_encode(picture, model, quality, tile=tile)) <= budget:
             low = middle
         else:
             high = middle - 1
@@ -220,10 +257,7 @@ def decompress_container(container: bitstream.Container,
             f"quality a {'variable' if model.variable_rate else 'fixed'}-"
             "rate model needs")
     try:
-        rgb = model.decompress(container.string, container.side_string,
-                               [container.height, container.width],
-                               quality=container.quality,
-                               realism=realism).numpy()
+        rgb = _decode(container, model, realism)
     except tf.errors.InvalidArgumentError:
         raise BitstreamError("entropy-coded data does not decode") from None
     alpha = None
@@ -232,6 +266,26 @@ def decompress_container(container: bitstream.Container,
             container.height, container.width)
     return Picture(rgb=rgb, mode=container.mode, alpha=alpha,
                    icc_profile=container.icc_profile, exif=container.exif)
+
+
+def _decode(container: bitstream.Container, model, realism) -> np.ndarray:
+    """The uint8 pixels of a file's strings: in tiles when the file says
+    so or when a file from before tiling holds more than one tile."""
+    from tfgancomp.model import tiling
+    size = [container.height, container.width]
+    if container.tile is not None:
+        return tiling.decompress(
+            _coding_codec(model), container.string, container.side_string,
+            size, container.tile, container.quality, realism)
+    if tiling.tile_for(_model_config(model), *size) is None:
+        return model.decompress(container.string, container.side_string,
+                                size, quality=container.quality,
+                                realism=realism).numpy()
+    codec = _coding_codec(model)
+    y_hat = codec.decode_latents(container.string, container.side_string,
+                                 size)
+    return tiling.synthesize(codec, y_hat[0].numpy(), size,
+                             tiling.DEFAULT_TILE, container.quality, realism)
 
 
 def decompress(data: bytes, model=None, max_pixels: int | None = None,

@@ -118,13 +118,22 @@ class ExportedModel:
         self._fingerprint = fingerprint
         self._loaded = {}
         self._codec = None
+        self._estimates = False
 
-    def codec(self):
+    def codec(self, estimates: bool = True):
         """The in-memory `Codec` of these weights (both sides needed),
-        built once: what encoder-side refinement differentiates."""
+        built once: what tiled coding runs, and what encoder-side
+        refinement differentiates (with bit `estimates`, which need the
+        side prior's density)."""
+        from tfgancomp.deploy.warm_start import (
+            codec_of_export,
+            restore_side_prior,
+        )
         if self._codec is None:
-            from tfgancomp.deploy.warm_start import codec_of_export
-            self._codec = codec_of_export(self)
+            self._codec = codec_of_export(self, estimates=False)
+        if estimates and not self._estimates:
+            restore_side_prior(self._codec, self)
+            self._estimates = True
         return self._codec
 
     def variables(self) -> dict:

@@ -20,9 +20,10 @@ def copy_weights(source: dict, variables) -> tuple[list[str], list[str]]:
     return copied, kept
 
 
-def codec_of_export(exported):
+def codec_of_export(exported, estimates: bool = True):
     """The in-memory `Codec` of an export holding both sides: it codes
-    exactly as the exported graphs do (tests/test_golden.py)."""
+    exactly as the exported graphs do (tests/test_golden.py); with
+    `estimates`, its bit estimates are those of the model trained."""
     from tfgancomp.errors import ConfigError
     from tfgancomp.model.codec import Codec
     from tfgancomp.model.config import ModelConfig
@@ -34,17 +35,22 @@ def codec_of_export(exported):
     codec.fix_tables(placeholders=True)
     for side in ("encoder", "decoder"):
         exported.signature(side)  # a clear error if a side is missing
-    saved = exported.variables()
-    _, missing = copy_weights(saved, codec.coding_variables())
+    _, missing = copy_weights(exported.variables(), codec.coding_variables())
     if missing:
         raise ModelError(f"the export of '{exported.model_name}' lacks "
                          f"{', '.join(missing)}")
-    # The side prior's density: bit estimates, refinement and warm starts
-    # use it, coding only its tables. The exports shipped with 0.1.0 lack
-    # it: it is fitted to their tables instead.
-    _, lacking = copy_weights(saved, codec.entropy.side_prior.variables)
-    if lacking:
-        codec.entropy.fit_side_prior()
+    if estimates:
+        restore_side_prior(codec, exported)
     codec.model_name = exported.model_name
     codec.lmbda = exported.lmbda
     return codec
+
+
+def restore_side_prior(codec, exported) -> None:
+    """The side prior's density, which bit estimates, refinement and warm
+    starts use (coding uses only its tables). The exports shipped with
+    0.1.0 lack it: it is fitted to their tables instead (3 s)."""
+    _, lacking = copy_weights(exported.variables(),
+                              codec.entropy.side_prior.variables)
+    if lacking:
+        codec.entropy.fit_side_prior()

@@ -19,7 +19,8 @@ Section tags: b"Z" side-latent string and b"Y" latent string (both
 required), b"A" alpha plane (zlib, 8-bit, row-major; required exactly when
 the mode has alpha), b"I" ICC profile, b"E" EXIF block; version 2 only:
 b"Q" quality of a variable-rate model (2 bytes: round(q · 65535) for q in
-[0, 1]) and b"T" tile size in latent positions (2 bytes, 1..65535). Each
+[0, 1]) and b"T" tile size in latent positions (2 bytes, 16..65535; see
+model/tiling.py for what it fixes). Each
 tag appears at most once. A file without Q and T is written as version 1,
 byte for byte as before version 2 existed; one with either is version 2;
 a version-1 file holding Q or T, or a version-2 file holding neither, is
@@ -49,7 +50,7 @@ MODE_CODES = {name: code for code, name in MODES.items()}
 MAX_SIDE = 65535
 MAX_PIXELS = 178_956_970  # Pillow's decompression-bomb limit
 MAX_NAME = 255
-MAX_TILE = 65535
+MIN_TILE, MAX_TILE = 16, 65535  # a file of 16-latent tiles has ≤ 2731
 QUALITY_STEPS = 65535  # a quality q is stored as round(q · 65535)
 DEFLATE_MAX_RATIO = 1032  # no deflate stream inflates more than this
 
@@ -77,7 +78,7 @@ class Container:
     icc_profile: bytes | None = None
     exif: bytes | None = None
     quality: float | None = None  # in [0, 1], held as quality_code(q)
-    tile: int | None = None  # tile size in latent positions, 1..65535
+    tile: int | None = None  # tile size in latent positions, 16..65535
 
     @property
     def version(self) -> int:
@@ -155,9 +156,9 @@ def pack(container: Container) -> bytes:
         sections.append((b"Q", _CODE.pack(quality_code(c.quality))))
     if c.tile is not None:
         if (isinstance(c.tile, bool) or not isinstance(c.tile, int)
-                or not 1 <= c.tile <= MAX_TILE):
+                or not MIN_TILE <= c.tile <= MAX_TILE):
             raise BitstreamError(f"tile size {c.tile!r} is outside "
-                                 f"1..{MAX_TILE}")
+                                 f"{MIN_TILE}..{MAX_TILE}")
         sections.append((b"T", _CODE.pack(c.tile)))
     sections += [(b"Z", c.side_string), (b"Y", c.string)]
     if c.alpha is not None:
@@ -210,8 +211,9 @@ def _check_version(version: int, fields: dict) -> None:
             (fields[name],) = _CODE.unpack(fields[name])
     if "quality" in fields:
         fields["quality"] = quality_of_code(fields["quality"])
-    if fields.get("tile") == 0:
-        raise BitstreamError("tile size 0 (must be 1..65535)")
+    if fields.get("tile", MIN_TILE) < MIN_TILE:
+        raise BitstreamError(f"tile size {fields['tile']} (must be "
+                             f"{MIN_TILE}..{MAX_TILE})")
 
 
 def unpack(data: bytes, max_pixels: int | None = None) -> Container:

@@ -24,7 +24,7 @@ import tensorflow_compression as tfc
 
 from tfgancomp.model.config import ModelConfig
 from tfgancomp.model.geometry import pad_to_multiple
-from tfgancomp.model.prior import LatentPrior
+from tfgancomp.model.prior import DECODE_TILE, ENCODE_TILE, LatentPrior
 
 
 def _conv(filters, kernel_size, strides=1, activation=None, bias=0.0,
@@ -123,17 +123,20 @@ class ChannelwisePrior(LatentPrior):
         return self.hyper_analysis(
             pad_to_multiple(y, 2 ** self.config.hyper_downsamplings))
 
-    def _chain(self, z_hat, latent_size, discrete: bool,
-               quantize) -> tuple[tf.Tensor, list[tf.Tensor]]:
+    def _chain(self, z_hat, latent_size, discrete: bool, quantize,
+               offset=(0, 0)) -> tuple[tf.Tensor, list[tf.Tensor]]:
         """Runs the slices in order; returns ŷ and each slice's scale index.
 
         `quantize(k, mean, scale_index)` gives slice k's integer-valued
         offsets ŷ_k - mean_k (before LRP): rounded, decoded or given.
         `discrete` rounds the scale indexes to the coding tables' indexes.
+        The latents are those of `latent_size` from `offset`, counted from
+        the latent at ẑ's top left (a tile, model/tiling.py).
         """
-        h, w = latent_size[0], latent_size[1]
-        mean_features = self.hyper_synthesis_mean(z_hat)[:, :h, :w, :]
-        scale_features = self.hyper_synthesis_scale(z_hat)[:, :h, :w, :]
+        crop = (slice(None), slice(offset[0], offset[0] + latent_size[0]),
+                slice(offset[1], offset[1] + latent_size[1]))
+        mean_features = self.hyper_synthesis_mean(z_hat)[crop]
+        scale_features = self.hyper_synthesis_scale(z_hat)[crop]
         y_hat, scale_indexes = [], []
         for k in range(self.num_slices):
             support = y_hat[:self._num_support(k)]
@@ -203,45 +206,48 @@ class ChannelwisePrior(LatentPrior):
         side = self.side_model
         if z is None:
             z = self.side_latents(y)
-        z_hat = side.quantize(z)
-        side_string = side.compress(z)[0]
-        y_slices = tf.split(y, self.num_slices, axis=-1)
-        cdf_offset = self.latent_model.cdf_offset
-        handle = tfc.create_range_encoder([], self.latent_model.cdf)
-
-        def quantize(k, mean, scale_index):
-            nonlocal handle
-            symbols = tf.round(y_slices[k] - mean)
-            indexes = self._table_indexes(scale_index)
-            handle = tfc.entropy_encode_index(
-                handle, indexes,
-                tf.cast(symbols, tf.int32) - tf.gather(cdf_offset, indexes))
-            return symbols
-
-        self._chain(z_hat, tf.shape(y)[1:3], True, quantize)
-        return tfc.entropy_encode_finalize(handle), side_string
+        handle = self.encode_tile(
+            tfc.create_range_encoder([], self.latent_model.cdf), y,
+            side.quantize(z), tf.zeros([2], tf.int32))
+        return tfc.entropy_encode_finalize(handle), side.compress(z)[0]
 
     def decompress(self, latent_string, side_string, latent_size, side_size):
         """Strings and int32 [2] sizes of y and z → ŷ [1, h, w, C]."""
-        z_hat = self.side_model.decompress(side_string[None],
-                                                   side_size)
-        cdf_offset = self.latent_model.cdf_offset
-        handle = tfc.create_range_decoder(latent_string,
-                                          self.latent_model.cdf)
-
-        def quantize(k, mean, scale_index):
-            nonlocal handle
-            indexes = self._table_indexes(scale_index)
-            handle, symbols = tfc.entropy_decode_index(
-                handle, indexes, tf.shape(indexes), tf.int32)
-            symbols += tf.gather(cdf_offset, indexes)
-            return tf.cast(symbols, tf.float32)
-
-        y_hat, _ = self._chain(z_hat, latent_size, True, quantize)
+        z_hat = self.side_model.decompress(side_string[None], side_size)
+        handle, y_hat = self.decode_tile(
+            tfc.create_range_decoder(latent_string, self.latent_model.cdf),
+            z_hat, tf.zeros([2], tf.int32), latent_size)
         sanity = tfc.entropy_decode_finalize(handle)
         with tf.control_dependencies([tf.debugging.assert_equal(
                 sanity, True, message="Latent string not fully decoded.")]):
             return tf.identity(y_hat)
+
+    @tf.function(input_signature=ENCODE_TILE)
+    def encode_tile(self, handle, y, z_hat, offset):
+        """Range codes latents y [1, h, w, C], slice after slice, into
+        `handle` with the prior of ẑ around them (`offset` as in `_chain`);
+        returns the handle."""
+        y_slices = tf.split(y, self.num_slices, axis=-1)
+
+        def quantize(k, mean, scale_index):
+            nonlocal handle
+            offsets = y_slices[k] - mean
+            handle = self.encode_offsets(handle, offsets, scale_index)
+            return tf.round(offsets)
+
+        self._chain(z_hat, tf.shape(y)[1:3], True, quantize, offset)
+        return handle
+
+    @tf.function(input_signature=DECODE_TILE)
+    def decode_tile(self, handle, z_hat, offset, size):
+        """(handle, ŷ [1, *size, C]) of the tile `encode_tile` coded."""
+        def quantize(k, mean, scale_index):
+            nonlocal handle
+            handle, offsets = self.decode_offsets(handle, scale_index)
+            return offsets
+
+        y_hat, _ = self._chain(z_hat, size, True, quantize, offset)
+        return handle, y_hat
 
     # Stock steps: core TensorFlow ops only, the client range codes.
 

@@ -198,3 +198,31 @@ class Codec(tf.keras.Model):
             self.side_size(image_size))
         return self.synthesize(y_hat, image_size,
                                *self._present(quality, realism))
+
+    # The steps of tiled coding (model/tiling.py), traced once each.
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.string),
+        tf.TensorSpec([2], tf.int32)])
+    def decode_latents(self, string, side_string, image_size):
+        """ŷ [1, h, w, C] of an untiled file's strings."""
+        return self.entropy.decompress(
+            string, side_string, self.latent_size(image_size),
+            self.side_size(image_size))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.uint8),
+                                  tf.TensorSpec([], tf.float32)])
+    def analyze_window(self, pixels, quality):
+        """Latents [1, h, w, C] of a window of uint8 pixels whose sides
+        are multiples of the latent stride."""
+        quality, _ = self._present(quality)
+        return self.analyze(tf.cast(pixels, tf.float32)[None] / 255.,
+                            quality)
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([1, None, None, None], tf.float32),
+        tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32)])
+    def synthesize_window(self, y_hat, quality, realism):
+        """uint8 pixels [h·s, w·s, 3] of a window of ŷ [1, h, w, C]."""
+        size = tf.shape(y_hat)[1:3] * self.config.latent_stride
+        return self.synthesize(y_hat, size, *self._present(quality, realism))

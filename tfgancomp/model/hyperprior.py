@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from tfgancomp.model.config import ModelConfig
 from tfgancomp.model.geometry import pad_to_multiple, ste_round
-from tfgancomp.model.prior import LatentPrior
+from tfgancomp.model.prior import DECODE_TILE, ENCODE_TILE, LatentPrior
 from tfgancomp.model.transforms import HyperAnalysis, HyperSynthesis
 
 
@@ -47,8 +47,11 @@ class Hyperprior(LatentPrior):
         return tf.cast(self.hyper_analysis(pad_to_multiple(y, factor)),
                        tf.float32)
 
-    def prior(self, z_hat, latent_size, discrete: bool = True):
-        """Mean and scale index of each latent, cropped to `latent_size`.
+    def prior(self, z_hat, latent_size, discrete: bool = True,
+              offset=(0, 0)):
+        """Mean and scale index of each latent, cropped to `latent_size`
+        from `offset` (the latent position of the crop's top left, counted
+        from the latent at ẑ's top left).
 
         Range coding has a table per integer scale index (tfc truncates
         fractional ones); `discrete` rounds to the nearest table instead, so
@@ -56,7 +59,8 @@ class Hyperprior(LatentPrior):
         (straight-through, for encoder-side refinement).
         """
         params = tf.cast(self.hyper_synthesis(z_hat), tf.float32)
-        params = params[:, :latent_size[0], :latent_size[1], :]
+        params = params[:, offset[0]:offset[0] + latent_size[0],
+                        offset[1]:offset[1] + latent_size[1], :]
         mean, scale_index = tf.split(params, 2, axis=-1)
         if discrete:
             scale_index = ste_round(scale_index)
@@ -104,6 +108,23 @@ class Hyperprior(LatentPrior):
         mean, scale_index = self.prior(z_hat, latent_size)
         return self.latent_model.decompress(string[None], scale_index,
                                             loc=mean)
+
+    # One tile of a tiled image (model/tiling.py) into a shared coder.
+
+    @tf.function(input_signature=ENCODE_TILE)
+    def encode_tile(self, handle, y, z_hat, offset):
+        """Range codes latents y [1, h, w, C] into `handle` with the prior
+        of ẑ around them (`offset` as in `prior`); returns the handle."""
+        mean, scale_index = self.prior(z_hat, tf.shape(y)[1:3],
+                                       offset=offset)
+        return self.encode_offsets(handle, y - mean, scale_index)
+
+    @tf.function(input_signature=DECODE_TILE)
+    def decode_tile(self, handle, z_hat, offset, size):
+        """(handle, ŷ [1, *size, C]) of the tile `encode_tile` coded."""
+        mean, scale_index = self.prior(z_hat, size, offset=offset)
+        handle, symbols = self.decode_offsets(handle, scale_index)
+        return handle, symbols + mean
 
     # The steps around the range coder, in core TensorFlow ops.
 

@@ -16,6 +16,14 @@ import tensorflow_compression as tfc
 
 from tfgancomp.model.config import ModelConfig
 
+_LATENTS = tf.TensorSpec([1, None, None, None], tf.float32)
+# The input signatures of a prior's encode_tile(handle, y, ẑ, offset) and
+# decode_tile(handle, ẑ, offset, size), one tile into a shared range coder.
+ENCODE_TILE = [tf.TensorSpec([], tf.variant), _LATENTS, _LATENTS,
+               tf.TensorSpec([2], tf.int32)]
+DECODE_TILE = [tf.TensorSpec([], tf.variant), _LATENTS,
+               tf.TensorSpec([2], tf.int32), tf.TensorSpec([2], tf.int32)]
+
 
 def scale_function(config: ModelConfig):
     """Scale index → scale: `num_scales` log-spaced values."""
@@ -136,6 +144,32 @@ class LatentPrior(tf.keras.layers.Layer):
         for _ in range(steps):
             step()
         return before, float(cross_entropy())
+
+    def encode_offsets(self, handle, offsets, scale_index):
+        """Codes round(`offsets`) from the mean into a range-coder handle
+        with the table of each (integer-valued) scale index, as tfc's
+        `LocationScaleIndexedEntropyModel.compress` does; returns the
+        handle."""
+        indexes = self._table_indexes(scale_index)
+        symbols = tf.cast(tf.round(offsets), tf.int32)
+        return tfc.entropy_encode_index(
+            handle, indexes,
+            symbols - tf.gather(self.latent_model.cdf_offset, indexes))
+
+    def decode_offsets(self, handle, scale_index):
+        """(handle, decoded offsets from the mean as float32): the inverse
+        of `encode_offsets`."""
+        indexes = self._table_indexes(scale_index)
+        handle, symbols = tfc.entropy_decode_index(
+            handle, indexes, tf.shape(indexes), tf.int32)
+        symbols += tf.gather(self.latent_model.cdf_offset, indexes)
+        return handle, tf.cast(symbols, tf.float32)
+
+    @tf.function(input_signature=[_LATENTS])
+    def side_window(self, y):
+        """`side_latents` of a window of latents, traced once for any
+        size (model/tiling.py)."""
+        return tf.cast(self.side_latents(y), tf.float32)
 
     def _table_indexes(self, scale_index):
         """Integer-valued scale indexes → int32 table indexes, clipped."""
