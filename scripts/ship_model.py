@@ -7,7 +7,8 @@
 Exports the run's latest checkpoint to tfgancomp/pretrained/NAME/ (NAME:
 the run's model name, which its files carry) and writes the model card:
 training preset (tfgancomp/presets/), data, steps and wall time (from
-the run's TensorBoard events), and with --results the model's means on
+the run's TensorBoard events; with the preset's warm start, also counted
+from the first run on), and with --results the model's means on
 the evaluated images and the bits it saves against each classical codec,
 from `tfgancomp evaluate --models NAME --json` (run after a first
 shipping, then ship again).
@@ -77,6 +78,22 @@ def curve_results(document: dict, name: str) -> dict:
     return out
 
 
+def cumulative(preset: dict, training: dict) -> dict:
+    """Steps and hours including those of the shipped model the preset
+    warm-starts from (and its own warm start, as its card says)."""
+    from tfgancomp.deploy import shipped
+    if "init_from" not in preset:
+        return {}
+    base = shipped.card(preset["init_from"])["training"]
+    return {"warm_start": preset["init_from"],
+            "cumulative_steps": training["steps"] + base.get(
+                "cumulative_steps", base["steps"]),
+            "cumulative_wall_time_hours": round(
+                training["wall_time_hours"] + base.get(
+                    "cumulative_wall_time_hours", base["wall_time_hours"]),
+                2)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, type=Path)
@@ -110,6 +127,7 @@ def main():
                                       wall_time_hours(args.run), 2),
                                   machine=f"{os.cpu_count()} CPU cores, "
                                           "no GPU")}
+        facts["training"].update(cumulative(preset, facts["training"]))
         if args.results:
             document = json.loads(args.results.read_text())
             facts["results"] = results(document, codec.model_name)
