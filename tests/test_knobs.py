@@ -224,6 +224,15 @@ def test_training_samples_the_knobs(image_folder, tmp_path):
     saved = json.loads((tmp_path / "run" / "model" / "model.json")
                        .read_text())
     assert saved["lmbda"] == [0.001, 0.05]
+    # A resumed run keeps the gains it learned, not the initial ones.
+    trainer.codec.gain.log_gain.assign_add(
+        tf.ones_like(trainer.codec.gain.log_gain))
+    trainer.manager.save(checkpoint_number=trainer.global_step)
+    resumed = Trainer(tmp_path / "run", CONFIG, train,
+                      disc_config=DiscriminatorConfig(base_filters=8,
+                                                      num_scales=1))
+    np.testing.assert_array_equal(resumed.codec.gain.log_gain.numpy(),
+                                  trainer.codec.gain.log_gain.numpy())
 
 
 def test_the_demo_shows_three_rates_at_both_realisms(model, tmp_path):

@@ -134,7 +134,8 @@ class Trainer:
             if self.disc_optimizer is not None:
                 self.disc_optimizer.learning_rate.assign(
                     self.train_config.disc_learning_rate)
-        elif init_from is not None:
+            return  # the gains too are the checkpoint's
+        if init_from is not None:
             from tfgancomp.deploy import resolve
             from tfgancomp.deploy.warm_start import copy_weights
             source = resolve.load_codec(init_from)
