@@ -48,6 +48,12 @@ def test_folder_then_the_cli_codes_a_file(tmp_path, image_folder, capsys):
     assert cli(["decompress", str(photo.with_suffix(".tfgc")),
                 "-o", str(tmp_path / "back.png"), "--model", str(run)]) == 0
     assert Image.open(tmp_path / "back.png").size == (67, 45)
+    train("--dataset=folder", f"--train_glob={image_folder}",
+          f"--model_dir={run}", "--gan_weight=0", "--max_steps=4",
+          f"--init_from={run}")
+    err = capsys.readouterr().err
+    assert "resuming from" in err and "variables from" not in err
+    assert "step 4 [rate-distortion]" in err
 
 
 @pytest.mark.parametrize("dataset", ["stanford_dogs", "cifar10"])

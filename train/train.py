@@ -244,7 +244,9 @@ def main(argv):
         trainer = Trainer(FLAGS.model_dir, model, train, name=FLAGS.name,
                           strategy=strategy, disc_config=disc,
                           init_from=FLAGS.init_from)
-        if FLAGS.init_from:
+        if trainer.resumed_from:
+            print(f"resuming from {trainer.resumed_from}", file=sys.stderr)
+        elif FLAGS.init_from:
             print(f"{len(trainer.warm_started)} variables from "
                   f"{FLAGS.init_from}", file=sys.stderr)
             fresh = trainer.fresh_after_warm_start()

@@ -93,6 +93,7 @@ class Trainer:
         finally:
             tf.keras.mixed_precision.set_global_policy("float32")
         self.warm_started = []  # the variables init_from gave
+        self.resumed_from = None  # the checkpoint a resumed run restored
         self._learning_rate = None  # the codec's, as last assigned
         self._restore(init_from)
         self._steps, self._writers = {}, {}
@@ -129,6 +130,7 @@ class Trainer:
         latest = tf.train.latest_checkpoint(self.model_dir / RUN_CHECKPOINTS)
         if latest:
             checkpoints.restore(self.checkpoint, latest, self.model_dir)
+            self.resumed_from = latest
             # The learning rates given now win over the restored ones.
             self._set_learning_rate()
             if self.disc_optimizer is not None:
