@@ -14,6 +14,7 @@ from conftest import photo_like
 from PIL import Image
 
 from tfgancomp.cli import main
+from tfgancomp.deploy import shipped
 from tfgancomp.evaluation import metrics
 
 
@@ -360,7 +361,7 @@ def test_compare_codecs_uses_the_default_model(capsys, tmp_path,
     code, out, err = run(capsys, "compare-codecs", three_images / "0.png",
                          "--codecs", "webp", "-o", output)
     assert code == 0, err
-    assert list(_table(out)) == ["default-gan", "webp"]
+    assert list(_table(out)) == [shipped.DEFAULT_MODEL, "webp"]
 
 
 @pytest.fixture

@@ -67,7 +67,8 @@ def test_unknown_names_list_the_shipped_models(installed):
     with pytest.raises(ModelError, match=r"nor a shipped model \(shipped: "
                                          r"tiny\)"):
         tfgancomp.load_model("no-such-model")
-    with pytest.raises(ModelError, match="default model 'default-gan' is "
+    with pytest.raises(ModelError, match=f"default model "
+                                         f"'{shipped.DEFAULT_MODEL}' is "
                                          "not installed"):
         tfgancomp.load_model()
 
