@@ -184,20 +184,26 @@ class Codec(tf.keras.Model):
     @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.uint8),
                                   tf.TensorSpec([], tf.float32)])
     def _compress(self, image, quality):
-        quality, _ = self._present(quality)
-        y = self.analyze(tf.cast(image, tf.float32)[None] / 255., quality)
-        return self.entropy.compress(y)
+        return self.entropy.compress(self._analyze_uint8(image, quality))
 
     @tf.function(input_signature=[
         tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.string),
         tf.TensorSpec([2], tf.int32), tf.TensorSpec([], tf.float32),
         tf.TensorSpec([], tf.float32)])
     def _decompress(self, string, side_string, image_size, quality, realism):
-        y_hat = self.entropy.decompress(
-            string, side_string, self.latent_size(image_size),
-            self.side_size(image_size))
+        y_hat = self._entropy_decode(string, side_string, image_size)
         return self.synthesize(y_hat, image_size,
                                *self._present(quality, realism))
+
+    def _analyze_uint8(self, pixels, quality):
+        quality, _ = self._present(quality)
+        return self.analyze(tf.cast(pixels, tf.float32)[None] / 255.,
+                            quality)
+
+    def _entropy_decode(self, string, side_string, image_size):
+        return self.entropy.decompress(
+            string, side_string, self.latent_size(image_size),
+            self.side_size(image_size))
 
     # The steps of tiled coding (model/tiling.py), traced once each.
 
@@ -206,18 +212,14 @@ class Codec(tf.keras.Model):
         tf.TensorSpec([2], tf.int32)])
     def decode_latents(self, string, side_string, image_size):
         """ŷ [1, h, w, C] of an untiled file's strings."""
-        return self.entropy.decompress(
-            string, side_string, self.latent_size(image_size),
-            self.side_size(image_size))
+        return self._entropy_decode(string, side_string, image_size)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.uint8),
                                   tf.TensorSpec([], tf.float32)])
     def analyze_window(self, pixels, quality):
         """Latents [1, h, w, C] of a window of uint8 pixels whose sides
         are multiples of the latent stride."""
-        quality, _ = self._present(quality)
-        return self.analyze(tf.cast(pixels, tf.float32)[None] / 255.,
-                            quality)
+        return self._analyze_uint8(pixels, quality)
 
     @tf.function(input_signature=[
         tf.TensorSpec([1, None, None, None], tf.float32),
