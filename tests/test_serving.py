@@ -625,12 +625,19 @@ def test_client_range_codes_stock_outputs_with_the_tables(exported,
         decoded + tf.gather(latent["cdf_offset"], indexes), symbols)
 
 
-def test_an_export_codes_tiled_files_as_the_codec_does(model, exported):
-    """Large images: the export's weights run model/tiling.py."""
+def test_an_export_codes_tiled_files_as_the_codec_does(model, exported,
+                                                      export_dir):
+    """Large images: the export's weights run model/tiling.py; decoding
+    needs only the decoder (TF Serving's layout keeps the sides apart)."""
     image = photo_like(400, 300, seed=5)
     tiled = tfgancomp.compress(image, model, tile=16)
     assert bitstream.unpack(tiled).tile == 16
     assert tfgancomp.compress(image, exported, tile=16) == tiled
+    decoded = np.asarray(tfgancomp.decompress(tiled, model))
     np.testing.assert_array_equal(
-        np.asarray(tfgancomp.decompress(tiled, exported)),
-        np.asarray(tfgancomp.decompress(tiled, model)))
+        np.asarray(tfgancomp.decompress(tiled, exported)), decoded)
+    decoder_only = tfgancomp.load_model(export_dir / "decoder")
+    np.testing.assert_array_equal(
+        np.asarray(tfgancomp.decompress(tiled, decoder_only)), decoded)
+    with pytest.raises(tfgancomp.ModelError, match="needs its encoder"):
+        tfgancomp.compress(image, decoder_only, tile=16)

@@ -181,12 +181,13 @@ def _model_config(model):
             else ModelConfig.from_dict(config))
 
 
-def _coding_codec(model):
+def _coding_codec(model, decoding: bool = False):
     """The in-memory `Codec` that tiled coding runs: `model` itself, or
-    one rebuilt from a loaded export's weights."""
+    one rebuilt from a loaded export's weights (for `decoding`, from its
+    decoder's alone)."""
     from tfgancomp.model.codec import Codec
     return model if isinstance(model, Codec) else model.codec(
-        estimates=False)
+        estimates=False, decoding=decoding)
 
 
 def quality_for_bpp(image, model, bpp: float,
@@ -275,13 +276,14 @@ def _decode(container: bitstream.Container, model, realism) -> np.ndarray:
     size = [container.height, container.width]
     if container.tile is not None:
         return tiling.decompress(
-            _coding_codec(model), container.string, container.side_string,
-            size, container.tile, container.quality, realism)
+            _coding_codec(model, decoding=True), container.string,
+            container.side_string, size, container.tile, container.quality,
+            realism)
     if tiling.tile_for(_model_config(model), *size) is None:
         return model.decompress(container.string, container.side_string,
                                 size, quality=container.quality,
                                 realism=realism).numpy()
-    codec = _coding_codec(model)
+    codec = _coding_codec(model, decoding=True)
     y_hat = codec.decode_latents(container.string, container.side_string,
                                  size)
     return tiling.synthesize(codec, y_hat[0].numpy(), size,

@@ -117,28 +117,36 @@ class ExportedModel:
         self.lmbda = lmbda
         self._fingerprint = fingerprint
         self._loaded = {}
-        self._codec = None
+        self._codec = self._decoding_codec = None
         self._estimates = False
 
-    def codec(self, estimates: bool = True):
-        """The in-memory `Codec` of these weights (both sides needed),
-        built once: what tiled coding runs, and what encoder-side
-        refinement differentiates (with bit `estimates`, which need the
-        side prior's density)."""
+    def codec(self, estimates: bool = True, decoding: bool = False):
+        """The in-memory `Codec` of these weights, built once: what tiled
+        coding runs, and what encoder-side refinement differentiates (with
+        bit `estimates`, which need the side prior's density). For
+        `decoding` alone only the decoder is read (an export may hold
+        just that side); otherwise both sides are needed."""
         from tfgancomp.deploy.warm_start import (
             codec_of_export,
             restore_side_prior,
         )
+        if decoding:
+            if self._codec is None and self._decoding_codec is None:
+                self._decoding_codec = codec_of_export(
+                    self, estimates=False, sides=("decoder",))
+            return self._codec or self._decoding_codec
         if self._codec is None:
             self._codec = codec_of_export(self, estimates=False)
+            self._decoding_codec = None
         if estimates and not self._estimates:
             restore_side_prior(self._codec, self)
             self._estimates = True
         return self._codec
 
-    def variables(self) -> dict:
-        """The variables of every side present, by name."""
-        return {v.name: v for side in self.directories
+    def variables(self, sides=None) -> dict:
+        """The variables of the given sides (default: every side
+        present), by name."""
+        return {v.name: v for side in sides or self.directories
                 for v in self._saved_model(side).weights}
 
     def _saved_model(self, side: str):

@@ -20,10 +20,13 @@ def copy_weights(source: dict, variables) -> tuple[list[str], list[str]]:
     return copied, kept
 
 
-def codec_of_export(exported, estimates: bool = True):
-    """The in-memory `Codec` of an export holding both sides: it codes
-    exactly as the exported graphs do (tests/test_golden.py); with
-    `estimates`, its bit estimates are those of the model trained."""
+def codec_of_export(exported, estimates: bool = True,
+                    sides: tuple[str, ...] = ("encoder", "decoder")):
+    """The in-memory `Codec` of an export's weights: it codes exactly as
+    the exported graphs do (tests/test_golden.py); with `estimates`, its
+    bit estimates are those of the model trained. With `sides` only
+    ("decoder",), just the decoder's weights are read and the codec can
+    only decode: its analysis transforms keep their initial weights."""
     from tfgancomp.errors import ConfigError
     from tfgancomp.model.codec import Codec
     from tfgancomp.model.config import ModelConfig
@@ -33,10 +36,11 @@ def codec_of_export(exported, estimates: bool = True):
         raise ModelError(f"{exported.model_name}: {e}") from None
     codec = Codec(config)
     codec.fix_tables(placeholders=True)
-    for side in ("encoder", "decoder"):
+    for side in sides:
         exported.signature(side)  # a clear error if a side is missing
-    _, missing = copy_weights(exported.variables(), codec.coding_variables())
-    if missing:
+    _, missing = copy_weights(exported.variables(sides),
+                              codec.coding_variables())
+    if missing and "encoder" in sides:
         raise ModelError(f"the export of '{exported.model_name}' lacks "
                          f"{', '.join(missing)}")
     if estimates:
