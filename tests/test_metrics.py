@@ -31,44 +31,23 @@ def test_psnr_agrees_with_numpy_and_tensorflow(pair):
     assert metrics.psnr(a, a) == math.inf
 
 
-def _numpy_ms_ssim(a, b):
-    """MS-SSIM from its definition (Wang et al. 2003) with TensorFlow's
-    conventions: 11-tap Gaussian (σ 1.5), valid filtering, K1 0.01, K2 0.03,
-    2×2 average down-sampling, negative contrast terms clipped to 0, per
-    channel, then the mean of the channels. For sides divisible by 16."""
-    weights = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333]
-    taps = np.exp(-((np.arange(11) - 5) ** 2) / (2 * 1.5**2))
-    taps /= taps.sum()
-
-    def blur(x):  # separable valid 11×11 filtering of [H, W, C]
-        x = sum(taps[i] * x[i:x.shape[0] - 10 + i] for i in range(11))
-        return sum(taps[j] * x[:, j:x.shape[1] - 10 + j] for j in range(11))
-
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    def halve(x):
-        return (x[0::2, 0::2] + x[1::2, 0::2] + x[0::2, 1::2]
-                + x[1::2, 1::2]) / 4
-
-    x, y = a.astype(np.float64), b.astype(np.float64)
-    terms = []
-    for scale, weight in enumerate(weights):
-        if scale:
-            x, y = halve(x), halve(y)
-        mx, my = blur(x), blur(y)
-        vx, vy = blur(x * x) - mx**2, blur(y * y) - my**2
-        cxy = blur(x * y) - mx * my
-        luminance = (2 * mx * my + c1) / (mx**2 + my**2 + c1)
-        contrast = (2 * cxy + c2) / (vx + vy + c2)
-        term = luminance * contrast if scale == 4 else contrast
-        terms.append(np.maximum(term.mean((0, 1)), 0) ** weight)
-    return float(np.mean(np.prod(terms, axis=0)))
-
-
-def test_ms_ssim_agrees_with_numpy(pair):
-    a, b = pair
-    expected = _numpy_ms_ssim(a, b)
+@pytest.mark.parametrize("size", [(176, 192), (177, 203)])
+def test_ms_ssim_and_ssim_agree_with_tensorflow(size):
+    """Ours is NumPy; TensorFlow's is the reference (odd sides are padded
+    before each halving)."""
+    import tensorflow as tf
+    a = photo_like(*size, seed=5)
+    noise = np.random.default_rng(1).normal(0, 6, a.shape)
+    b = np.clip(a + noise, 0, 255).astype(np.uint8)
+    x, y = a.astype(np.float32), b.astype(np.float32)
+    expected = float(tf.image.ssim_multiscale(x, y, 255))
     assert 0.8 < expected < 0.999
     assert metrics.ms_ssim(a, b) == pytest.approx(expected, abs=1e-5)
+    assert metrics.ssim(a, b) == pytest.approx(
+        float(tf.image.ssim(x, y, 255)), abs=1e-5)
+    assert metrics.ssim(a[:7, :9], b[:7, :9]) == pytest.approx(
+        float(tf.image.ssim(x[:7, :9], y[:7, :9], 255, filter_size=7)),
+        abs=1e-5)
     assert metrics.ms_ssim(a, a) == pytest.approx(1.0, abs=1e-6)
     assert metrics.ms_ssim(a[:160], b[:160]) is None
 
