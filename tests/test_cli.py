@@ -83,6 +83,15 @@ def test_compare_of_two_images(capsys, tmp_path):
     assert code == 0
     assert "ms ssim" in out and "ratio vs raw" in out
 
+    # Comparing two image files needs no TensorFlow: the command is quick.
+    script = ("import sys; from tfgancomp.cli import main\n"
+              "assert main(sys.argv[1:]) == 0\n"
+              "assert 'tensorflow' not in sys.modules")
+    result = subprocess.run(
+        [sys.executable, "-c", script, "compare", tmp_path / "a.png",
+         tmp_path / "a.jpg"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
 
 def test_never_overwrites_without_force(capsys, photo, trained_model_dir):
     target = photo.with_suffix(".tfgc")

@@ -8,7 +8,6 @@ from pathlib import Path
 from tfgancomp.cli.common import (
     model_for,
     print_table,
-    quiet_tensorflow,
     read_bytes,
 )
 from tfgancomp.errors import TfgancompError
@@ -49,7 +48,6 @@ def compare(args):
         raise TfgancompError(
             f"images differ in size: {original.shape[1]}x{original.shape[0]} "
             f"vs {other.shape[1]}x{other.shape[0]}")
-    quiet_tensorflow()
     height, width = original.shape[:2]
     values = {"psnr": metrics.psnr(original, other),
               "ssim": metrics.ssim(original, other),

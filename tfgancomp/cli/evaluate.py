@@ -140,9 +140,9 @@ def evaluate(args):
     curves += runs.model_curves(models, args.effort,
                                 args.qualities or runs.QUALITIES,
                                 args.realism)
-    quiet_tensorflow()  # MS-SSIM
     inception = None
     if args.fid_weights:
+        quiet_tensorflow()
         from tfgancomp.evaluation.metrics import InceptionFeatures
         inception = InceptionFeatures(args.fid_weights)
     note_missing(missing)
