@@ -294,3 +294,19 @@ def test_checkpoint_restores_identical_coding(trained, tmp_path):
     assert string.numpy() == expected_strings[0].numpy()
     assert side_string.numpy() == expected_strings[1].numpy()
     np.testing.assert_array_equal(y_hat, expected)
+
+
+def test_weights_copy_by_name_as_warm_starts_and_exports_do(trained):
+    """Every variable has its own name, so copying by name (warm starts,
+    a codec rebuilt from an export) gives back the same model."""
+    from tfgancomp.deploy.warm_start import copy_weights
+    names = [v.name for v in trained.model.variables]
+    assert len(set(names)) == len(names)
+    assert "mean_1/conv_0/kernel:0" in names
+    model = ChannelwisePrior(ModelConfig(**CONFIG))
+    copied, kept = copy_weights({v.name: v for v in trained.model.variables},
+                                model.variables)
+    assert kept == [] and len(copied) == len(model.variables)
+    for a, b in zip(trained.model.transform_variables(),
+                    model.transform_variables()):
+        np.testing.assert_array_equal(a, b)

@@ -25,35 +25,25 @@ import tensorflow_compression as tfc
 from tfgancomp.model.config import ModelConfig
 from tfgancomp.model.geometry import pad_to_multiple
 from tfgancomp.model.prior import DECODE_TILE, ENCODE_TILE, LatentPrior
+from tfgancomp.model.transforms import LayerStack
 
 
-def _conv(filters, kernel_size, strides=1, activation=None, bias=0.0,
+def _conv(filters, kernel_size, name, strides=1, activation=None, bias=0.0,
           transpose=False):
     layer = (tf.keras.layers.Conv2DTranspose if transpose
              else tf.keras.layers.Conv2D)
     return layer(filters, kernel_size, strides=strides, padding="same",
-                 activation=activation, dtype="float32",
+                 activation=activation, dtype="float32", name=name,
                  bias_initializer=tf.keras.initializers.Constant(bias))
 
 
-class _Stack(tf.keras.layers.Layer):
-    """Convolutions applied in order, whose weights are made from shapes."""
-
-    def __init__(self, layers, **kwargs):
-        super().__init__(dtype="float32", **kwargs)
-        self.stack = list(layers)
-
-    def build(self, input_shape):
-        channels = int(input_shape[-1])
-        for layer in self.stack:
-            layer.build(tf.TensorShape([None, None, None, channels]))
-            channels = layer.filters
-        super().build(input_shape)
-
-    def call(self, x):
-        for layer in self.stack:
-            x = layer(x)
-        return x
+def _stack(name, convolutions):
+    """The convolutions [(filters, kernel, strides, activation, bias,
+    transpose), ...] in order, named `name`/conv_i (warm starts and
+    exports find weights by these names)."""
+    return LayerStack([_conv(*args[:2], f"conv_{i}", *args[2:])
+                       for i, args in enumerate(convolutions)],
+                      name=name, dtype="float32")
 
 
 class ChannelwisePrior(LatentPrior):
@@ -72,23 +62,20 @@ class ChannelwisePrior(LatentPrior):
         self.slice_depth = config.latent_channels // config.num_slices
         k, f = config.kernel_size, config.hyper_filters
         depth = config.hyper_downsamplings
-        self.hyper_analysis = _Stack([_conv(f, 3, activation="relu")] + [
-            _conv(config.hyper_channels, k, 2) if i == depth - 1
-            else _conv(f, k, 2, "relu") for i in range(depth)],
-            name="hyper_analysis")
-        self.hyper_synthesis_mean, self.hyper_synthesis_scale = [_Stack(
-            [_conv(f, k, 2, "relu", transpose=True) for _ in range(depth)],
-            name=name)
+        self.hyper_analysis = _stack("hyper_analysis", [(f, 3, 1, "relu")] + [
+            (config.hyper_channels, k, 2) if i == depth - 1
+            else (f, k, 2, "relu") for i in range(depth)])
+        self.hyper_synthesis_mean, self.hyper_synthesis_scale = [_stack(
+            name, [(f, k, 2, "relu", 0.0, True)] * depth)
             for name in ("hyper_synthesis_mean", "hyper_synthesis_scale")]
 
         def slice_transforms(name, bias=0.0):
             # Two hidden layers tapering as in ms2020 (224, 128 filters).
             hidden = max(f // 2, self.slice_depth)
-            return [_Stack([_conv(f, k, activation="relu"),
-                            _conv(hidden, k, activation="relu"),
-                            _conv(self.slice_depth, 3, bias=bias)],
-                           name=f"{name}_{i}")
-                    for i in range(self.num_slices)]
+            return [_stack(f"{name}_{i}", [
+                (f, k, 1, "relu"), (hidden, k, 1, "relu"),
+                (self.slice_depth, 3, 1, None, bias)])
+                for i in range(self.num_slices)]
 
         self.mean_transforms = slice_transforms("mean")
         self.scale_transforms = slice_transforms(
