@@ -14,6 +14,7 @@ from conftest import TINY, photo_like
 
 import tfgancomp
 from tfgancomp.deploy import resolve, savedmodel, store
+from tfgancomp.formats import bitstream
 from tfgancomp.model.codec import Codec
 from tfgancomp.model.config import ModelConfig
 
@@ -62,6 +63,15 @@ def test_round_trip_in_a_fresh_process_and_through_exports(codec_dir,
     np.testing.assert_array_equal(
         np.asarray(tfgancomp.decompress(data, exported)), decoded)
     _client_decodes_stock_outputs(exported, export, image, decoded)
+
+    # Tiled coding runs the codec rebuilt from the export's weights.
+    large = photo_like(260, 300, seed=6)
+    tiled = tfgancomp.compress(large, model, tile=16)
+    assert bitstream.unpack(tiled).tile == 16
+    assert tfgancomp.compress(large, exported, tile=16) == tiled
+    np.testing.assert_array_equal(
+        np.asarray(tfgancomp.decompress(tiled, exported)),
+        np.asarray(tfgancomp.decompress(tiled, model)))
 
 
 def _client_decodes_stock_outputs(exported, export, image, decoded):
