@@ -310,3 +310,12 @@ def test_weights_copy_by_name_as_warm_starts_and_exports_do(trained):
     for a, b in zip(trained.model.transform_variables(),
                     model.transform_variables()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_slice_kernel_size_shapes_only_the_slice_transforms():
+    model = ChannelwisePrior(ModelConfig(**dict(CONFIG, kernel_size=5,
+                                                slice_kernel_size=3)))
+    shapes = {v.name: tuple(v.shape) for v in model.variables}
+    assert shapes["mean_1/conv_0/kernel:0"][:2] == (3, 3)
+    assert shapes["lrp_0/conv_1/kernel:0"][:2] == (3, 3)
+    assert shapes["hyper_synthesis_mean/conv_0/kernel:0"][:2] == (5, 5)

@@ -19,7 +19,7 @@ from tfgancomp.model.codec import Codec
 from tfgancomp.model.config import ModelConfig
 
 CONFIG = ModelConfig(**TINY, entropy_model="channelwise", num_slices=4,
-                     max_support_slices=2, kernel_size=3)
+                     max_support_slices=2, kernel_size=3, slice_kernel_size=3)
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +32,10 @@ def codec_dir(tmp_path_factory):
 
 
 def test_the_config_names_the_prior_and_old_configs_keep_their_json():
-    assert "entropy_model" in CONFIG.to_dict()
-    assert "entropy_model" not in ModelConfig(**TINY).to_dict()
+    assert CONFIG.to_dict()["entropy_model"] == "channelwise"
+    assert CONFIG.to_dict()["slice_kernel_size"] == 3
+    assert not {"entropy_model", "slice_kernel_size"} & set(
+        ModelConfig(**TINY).to_dict())
     assert ModelConfig.from_dict(CONFIG.to_dict()) == CONFIG
 
 

@@ -194,6 +194,8 @@ flags.DEFINE_integer("num_slices", M.num_slices,
 flags.DEFINE_integer("max_support_slices", M.max_support_slices,
                      "Earlier slices each slice is conditioned on "
                      "(negative: all).")
+flags.DEFINE_integer("slice_kernel_size", M.slice_kernel_size,
+                     "Kernel of the channel-wise slice transforms.")
 flags.DEFINE_integer("qualities", M.qualities,
                      "Gain vectors of a variable-rate model, trained at "
                      "evenly spaced qualities (0: one fixed rate).")

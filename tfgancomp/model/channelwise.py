@@ -72,8 +72,9 @@ class ChannelwisePrior(LatentPrior):
         def slice_transforms(name, bias=0.0):
             # Two hidden layers tapering as in ms2020 (224, 128 filters).
             hidden = max(f // 2, self.slice_depth)
+            s = config.slice_kernel_size
             return [_stack(f"{name}_{i}", [
-                (f, k, 1, "relu"), (hidden, k, 1, "relu"),
+                (f, s, 1, "relu"), (hidden, s, 1, "relu"),
                 (self.slice_depth, 3, 1, None, bias)])
                 for i in range(self.num_slices)]
 
