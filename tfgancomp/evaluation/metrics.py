@@ -29,11 +29,11 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def _pair(a, b):
+def _pair(a, b, dtype=np.float64):
     a, b = _as_rgb(a), _as_rgb(b)
     if a.shape != b.shape:
         raise ValueError(f"images differ in size: {a.shape} vs {b.shape}")
-    return a.astype(np.float64), b.astype(np.float64)
+    return a.astype(dtype), b.astype(dtype)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -85,7 +85,7 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     """SSIM (Wang et al., 2004) with TensorFlow's conventions (11-tap
     Gaussian of σ 1.5, valid filtering, mean of the channels); the window
     shrinks to fit."""
-    x, y = (v.astype(np.float32) for v in _pair(a, b))
+    x, y = _pair(a, b, np.float32)
     size = min(SSIM_FILTER, x.shape[0], x.shape[1])
     return float(np.mean(_ssim_terms(x, y, size)[0]))
 
@@ -101,7 +101,7 @@ def ms_ssim(a: np.ndarray, b: np.ndarray) -> float | None:
     mean of the channels), in NumPy: about 8 times faster than
     TensorFlow's on 2 cores (benchmarks/metrics_speed.py).
     None for images smaller than `ms_ssim_min_side`."""
-    x, y = (v.astype(np.float32) for v in _pair(a, b))
+    x, y = _pair(a, b, np.float32)
     if min(x.shape[:2]) < ms_ssim_min_side():
         return None
     terms = []
