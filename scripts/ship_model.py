@@ -2,7 +2,7 @@
 
     python scripts/ship_model.py --run runs/default-mse \\
         --preset default-mse [--description "..."] [--note "..."] \\
-        [--results eval.json] [--force]
+        [--results eval.json --plot eval.png] [--force]
 
 Exports the run's latest checkpoint to tfgancomp/pretrained/NAME/ (NAME:
 the run's model name, which its files carry) and writes the model card:
@@ -11,7 +11,7 @@ the run's TensorBoard events; with the preset's warm start, also counted
 from the first run on), and with --results the model's means on
 the evaluated images and the bits it saves against each classical codec,
 from `tfgancomp evaluate --models NAME --json` (run after a first
-shipping, then ship again).
+shipping, then ship again), with --plot the plot of that evaluation.
 """
 
 import argparse
@@ -40,8 +40,8 @@ def results(document: dict, name: str) -> dict:
     """The model's means and bits saved in a `tfgancomp evaluate` JSON:
     of its one setting, or for a variable-rate model the BD-rates of its
     curves and the means at each quality."""
-    out = {"images": f"{len(document['images'])} images of "
-                     f"{Path(document['images'][0]).parent}"}
+    folder = os.path.relpath(Path(document["images"][0]).parent)
+    out = {"images": f"{len(document['images'])} images of {folder}"}
     setting = f"model={name}"
     fixed = [m for m in document["means"] if m["setting"] == setting]
     if not fixed:
@@ -107,6 +107,8 @@ def main():
                         "sun_hays80, downscaled by 2")
     parser.add_argument("--results", type=Path,
                         help="JSON of `tfgancomp evaluate` with this model")
+    parser.add_argument("--plot", type=Path,
+                        help="the rate-distortion plot of that evaluation")
     parser.add_argument("--force", action="store_true",
                         help="replace the shipped model of that name")
     args = parser.parse_args()
@@ -131,8 +133,10 @@ def main():
         if args.results:
             document = json.loads(args.results.read_text())
             facts["results"] = results(document, codec.model_name)
-        directory = shipped.ship(codec, codec.model_name, facts, args.force)
-    except TfgancompError as e:
+        plot = args.plot.read_bytes() if args.plot else None
+        directory = shipped.ship(codec, codec.model_name, facts, args.force,
+                                 plot)
+    except (TfgancompError, OSError) as e:
         sys.exit(f"ship_model.py: error: {e}")
     print(f"{directory}: {shipped.size_bytes(directory) / 1e6:.1f} MB, "
           f"step {step}")

@@ -226,10 +226,12 @@ def test_evaluate_with_a_model(capsys, tmp_path, three_images,
     rows = target.read_text().splitlines()
     assert rows[0].endswith(",bits_saved_vs_jpeg-420")
     assert len(rows) == 1 + 3 * 9 + 3  # one model, named twice
-    assert sum(f",tfgancomp,model={trained_model_dir}," in r
+    # The curve of a lone fixed-rate model is named after it.
+    assert sum(f",{trained_model_dir},model={trained_model_dir}," in r
                for r in rows) == 3
     assert "bits saved at equal PSNR" in out
-    assert "n/a: tfgancomp vs jpeg-420: needs 2 or more points" in out
+    assert (f"n/a: {trained_model_dir} vs jpeg-420: needs 2 or more points"
+            in out)
 
 
 def test_evaluate_reports_what_is_missing(capsys, tmp_path, three_images,

@@ -11,6 +11,8 @@ import tfgancomp
 from tfgancomp.deploy import shipped
 from tfgancomp.errors import ModelError
 
+PLOT = b"\x89PNG\r\n\x1a\n a rate-distortion plot"
+
 
 @pytest.fixture(scope="module")
 def pretrained(model, tmp_path_factory):
@@ -18,7 +20,8 @@ def pretrained(model, tmp_path_factory):
     folder = tmp_path_factory.mktemp("pretrained")
     patch = pytest.MonkeyPatch()
     patch.setattr(shipped, "PRETRAINED", folder)
-    shipped.ship(model, "tiny", {"description": "a tiny test model"})
+    shipped.ship(model, "tiny", {"description": "a tiny test model"},
+                 plot=PLOT)
     yield folder
     patch.undo()
 
@@ -32,12 +35,15 @@ def installed(pretrained, monkeypatch):
 def test_ship_writes_a_slim_export_and_its_card(installed, model):
     directory = installed / "tiny"
     assert sorted(p.name for p in directory.iterdir()) == [
-        "README.md", "card.json", "decoder", "encoder"]
+        "README.md", "card.json", "decoder", "encoder", "rd.png"]
     card = shipped.card("tiny")
     assert card["fingerprint"] == model.fingerprint().hex()
     assert card["config"]["latent_channels"] == model.config.latent_channels
     assert card["description"] == "a tiny test model"
-    assert "a tiny test model" in (directory / "README.md").read_text()
+    readme = (directory / "README.md").read_text()
+    assert "a tiny test model" in readme
+    assert (directory / "rd.png").read_bytes() == PLOT
+    assert "(rd.png)" in readme
 
 
 def test_a_name_loads_the_shipped_model(installed, model):

@@ -4,6 +4,7 @@
     tfgancomp/pretrained/NAME/decoder/1/
     tfgancomp/pretrained/NAME/card.json    what `tfgancomp models` lists
     tfgancomp/pretrained/NAME/README.md    the model card
+    tfgancomp/pretrained/NAME/rd.png       its rate-distortion plot, if given
 
 Which model a user means is decided in resolve.py. Nothing here imports
 TensorFlow.
@@ -18,10 +19,11 @@ from tfgancomp.errors import ModelError
 
 PACKAGE = Path(__file__).resolve().parents[1]
 PRETRAINED = PACKAGE / "pretrained"
-DEFAULT_MODEL = "default-gan"
+DEFAULT_MODEL = "default"
 # CC0, see samples/README.md.
 SAMPLE_PHOTO = PACKAGE / "samples" / "chelsea.png"
 CARD = "card.json"
+PLOT = "rd.png"
 
 
 def shipped_models() -> dict[str, Path]:
@@ -65,10 +67,12 @@ def size_bytes(directory: Path) -> int:
     return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())
 
 
-def ship(codec, name: str, facts: dict, force: bool = False) -> Path:
+def ship(codec, name: str, facts: dict, force: bool = False,
+         plot: bytes | None = None) -> Path:
     """Exports a trained codec into the package as shipped model `name`,
     with its model card: `facts` (training, data, results) go to card.json
-    and, rendered, to README.md."""
+    and, rendered, to README.md, with `plot` (PNG, the rate-distortion
+    plot of `tfgancomp evaluate`) as PLOT."""
     from tfgancomp.deploy import savedmodel
     directory = PRETRAINED / name
     if directory.exists() and not force:
@@ -82,12 +86,15 @@ def ship(codec, name: str, facts: dict, force: bool = False) -> Path:
     facts = dict(facts, name=name, fingerprint=codec.fingerprint().hex(),
                  config=codec.config.to_dict())
     (directory / CARD).write_text(json.dumps(facts, indent=2) + "\n")
-    (directory / "README.md").write_text(render_card(facts))
+    (directory / PLOT).unlink(missing_ok=True)
+    if plot is not None:
+        (directory / PLOT).write_bytes(plot)
+    (directory / "README.md").write_text(render_card(facts, plot is not None))
     return directory
 
 
-def render_card(facts: dict) -> str:
-    """The model card (Markdown) of card.json's facts."""
+def render_card(facts: dict, plot: bool = False) -> str:
+    """The model card (Markdown) of card.json's facts, showing PLOT."""
     lines = [f"# {facts['name']}", "", facts.get("description", ""), ""]
     for title, key in (("Training", "training"), ("Results", "results")):
         section = facts.get(key)
@@ -97,6 +104,8 @@ def render_card(facts: dict) -> str:
         lines += [f"| {k.replace('_', ' ')} | {_cell(v)} |"
                   for k, v in section.items()]
         lines.append("")
+    if plot:
+        lines += [f"![rate-distortion curves]({PLOT})", ""]
     lines += ["## Model", "", f"fingerprint `{facts['fingerprint']}`", "",
               "```json", json.dumps(facts["config"], indent=2), "```", ""]
     return "\n".join(lines)

@@ -153,18 +153,24 @@ def require_matplotlib():
             "--plot needs matplotlib: pip install 'tfgancomp[plot]'") from None
 
 
+# The learned curves: dark, thick, each its own colour and marker.
+LEARNED_STYLES = [dict(color=c, marker=m) for c, m in (
+    ("black", "*"), ("tab:purple", "P"), ("tab:brown", "X"),
+    ("tab:gray", "D"), ("tab:olive", "^"))]
+
+
 def rd_plot(document: dict) -> bytes:
     """PNG: mean bpp vs PSNR and vs MS-SSIM, one curve per codec."""
     require_matplotlib()
     from matplotlib.figure import Figure
     figure = Figure(figsize=(12, 5), dpi=110, layout="constrained")
     axes = figure.subplots(1, 2)
+    learned = iter(LEARNED_STYLES * len(document["codecs"]))
     for codec in document["codecs"]:
         rows = sorted((r for r in document["means"]
                        if r["codec"] == codec["name"]), key=lambda r: r["bpp"])
         style = (dict(marker="o", linewidth=1.2) if codec["classical"]
-                 else dict(marker="*", markersize=11, linewidth=2.5,
-                           color="black"))
+                 else dict(next(learned), markersize=11, linewidth=2.5))
         for ax, field in zip(axes, ("psnr", "ms_ssim")):
             points = [(r["bpp"], r[field]) for r in rows
                       if r[field] is not None and math.isfinite(r[field])]

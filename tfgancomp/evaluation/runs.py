@@ -84,12 +84,15 @@ def realism_values(model, realisms=(0., 1.)) -> tuple:
 def model_curves(models: dict, effort: int = 0,
                  qualities=QUALITIES, realisms=(0., 1.)) -> list[Curve]:
     """Our models as curves: the fixed-rate ones one point each on one
-    curve; each variable-rate model swept over `qualities`, a curve of its
-    own per value of `realisms` where it has that knob."""
-    fixed = [model_setting(label, m, effort, realism=r)
-             for label, m in models.items() if not m.variable_rate
-             for r in realism_values(m, realisms)]
-    curves = [Curve(MODEL_CURVE, "tfgancomp models, one point each", False,
+    curve (named after the model when there is one); each variable-rate
+    model swept over `qualities`, a curve of its own per value of
+    `realisms` where it has that knob."""
+    fixed_rate = [label for label, m in models.items() if not m.variable_rate]
+    fixed = [model_setting(label, models[label], effort, realism=r)
+             for label in fixed_rate
+             for r in realism_values(models[label], realisms)]
+    name = fixed_rate[0] if len(fixed_rate) == 1 else MODEL_CURVE
+    curves = [Curve(name, "tfgancomp models, one point each", False,
                     fixed)] if fixed else []
     for label, model in models.items():
         if not model.variable_rate:
