@@ -15,9 +15,13 @@ LATENT_CHANNELS = 16
 SMALL = DiscriminatorConfig(base_filters=8)
 
 
-def make_discriminator(config=SMALL, seed=0):
+def make_discriminator(config=SMALL, seed=0, gate=0.):
+    """With `gate` the latents' gates as training may have opened them."""
     tf.keras.utils.set_random_seed(seed)
-    return MultiScaleDiscriminator(config, LATENT_CHANNELS)
+    discriminator = MultiScaleDiscriminator(config, LATENT_CHANNELS)
+    for scale in discriminator.scales:
+        scale.latent_gate.assign(gate)
+    return discriminator
 
 
 def inputs(height, width, stride=16, batch=2, seed=0):
@@ -61,7 +65,7 @@ def test_without_spectral_norm_and_fewer_scales():
 
 
 def test_architecture():
-    discriminator = make_discriminator()
+    discriminator = make_discriminator(gate=1.)
     convs = [m.layer for m in spectral_norms(discriminator.scales[0])]
     assert [(tuple(c.kernel.shape), c.strides) for c in convs] == [
         ((1, 1, LATENT_CHANNELS, 12), (1, 1)),  # the latent projection
@@ -105,8 +109,22 @@ def test_dynamic_shapes_in_tf_function():
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
-def test_conditioned_on_latents_without_gradient_into_them():
+def test_latents_enter_through_a_gate_that_starts_closed():
     discriminator = make_discriminator()
+    images, latents = inputs(32, 48)
+    other = latents + tf.random.normal(latents.shape, seed=1)
+    for a, b in zip(discriminator(images, latents),
+                    discriminator(images, other)):
+        np.testing.assert_array_equal(a, b)
+    gates = [scale.latent_gate for scale in discriminator.scales]
+    with tf.GradientTape() as tape:
+        logits = discriminator(images, latents, training=True)
+        loss = tf.add_n([tf.reduce_sum(x) for x in logits])
+    assert all(np.abs(g) > 0 for g in tape.gradient(loss, gates))
+
+
+def test_conditioned_on_latents_without_gradient_into_them():
+    discriminator = make_discriminator(gate=1.)
     images, latents = inputs(32, 48)
     other = latents + tf.random.normal(latents.shape, seed=1)
     for a, b in zip(discriminator(images, latents),
@@ -119,7 +137,8 @@ def test_conditioned_on_latents_without_gradient_into_them():
     assert tape.gradient(loss, latents) is None
     assert np.abs(tape.gradient(loss, images)).max() > 0
     weights = discriminator.trainable_variables
-    assert len(weights) == 3 * 6 * 2  # 3 scales, 6 convs, kernel and bias
+    # 3 scales, each 6 convs (kernel and bias) and the gate
+    assert len(weights) == 3 * (6 * 2 + 1)
     for weight, grad in zip(weights, tape.gradient(loss, weights)):
         assert grad is not None, weight.name
         assert np.abs(grad).max() > 0, weight.name
@@ -170,7 +189,7 @@ def test_spectral_norm_convolves_with_the_normalized_kernel():
 
 
 def test_training_separates_real_from_fake():
-    discriminator = make_discriminator()
+    discriminator = make_discriminator(gate=1.)
     real = np.stack([photo_like(32, 32, seed=i) for i in range(2)]) / 255.
     images = tf.constant(np.concatenate([real, 0.7 * real]), tf.float32)
     latents = tf.tile(tf.random.normal([2, 2, 2, LATENT_CHANNELS]),

@@ -164,6 +164,12 @@ class PatchDiscriminator(tf.keras.layers.Layer):
         self.projection.build(latent_shape)
         projected = self.projection.compute_output_shape(latent_shape)
         self.body.build(shape[:-1].concatenate(shape[-1] + projected[-1]))
+        # The projected latents enter scaled by a gate that starts at 0:
+        # latents differ per example but not between real and fake, and
+        # entering at full strength they hid the images' differences for
+        # hundreds of steps (BUILD_NOTES.md, "The realism phase").
+        self.latent_gate = self.add_weight(
+            "latent_gate", [], initializer="zeros", dtype=tf.float32)
         super().build(input_shape)
 
     def call(self, images, latents, training=False, features=False):
@@ -171,6 +177,7 @@ class PatchDiscriminator(tf.keras.layers.Layer):
         hidden layer) for feature matching."""
         latents = self.projection(tf.stop_gradient(latents),
                                   training=training)
+        latents *= tf.cast(self.latent_gate, latents.dtype)
         latents = upsample_latents(latents, tf.shape(images)[1:3])
         x = tf.concat([images, latents], axis=-1)
         if not features:
