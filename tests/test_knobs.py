@@ -221,6 +221,7 @@ def test_training_samples_the_knobs(image_folder, tmp_path):
     validated = trainer.validate(held_out, log=open(os.devnull, "w"))
     assert {"quality_0/psnr", "quality_1/bpp", "realism_1/psnr"} <= set(
         validated)
+    assert 0 < validated["realism_1/detail"] < 10
     saved = json.loads((tmp_path / "run" / "model" / "model.json")
                        .read_text())
     assert saved["lmbda"] == [0.001, 0.05]

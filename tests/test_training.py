@@ -115,8 +115,8 @@ def test_warmup_then_adversarial_phase(tmp_path, batch):
     train = event_tags(tmp_path / "train")
     assert train["bpp"] == [1, 2, 3, 4] and train["d_loss"] == [3, 4]
     validation = event_tags(tmp_path / "validation")
-    assert {"bpp", "psnr", "ms_ssim", "original | reconstruction"} <= set(
-        validation)
+    assert {"bpp", "psnr", "ms_ssim", "detail",
+            "original | reconstruction"} <= set(validation)
     assert (tmp_path / "model" / "model.json").exists()
     # The discriminator and its optimizer are checkpointed too.
     resumed = Trainer(tmp_path, ModelConfig(**TINY), config, disc_config=DISC)

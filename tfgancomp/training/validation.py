@@ -1,11 +1,13 @@
 """Held-out measures during training: rate from the bit estimates of the
-rounded latents (what coding writes), PSNR and MS-SSIM of the 8-bit
-reconstructions."""
+rounded latents (what coding writes), PSNR, MS-SSIM and detail ratio of
+the 8-bit reconstructions."""
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
+from tfgancomp.evaluation.metrics import detail_ratio
 from tfgancomp.training import losses
 
 
@@ -41,10 +43,11 @@ def _evaluate(codec, images, quality, realism):
 
 def held_out(codec, dataset: tf.data.Dataset, quality=None,
              realism=None) -> tuple[dict, tf.Tensor]:
-    """Mean bpp, MSE, PSNR and MS-SSIM over the dataset's images at the
-    knobs given, and the first batch's original | reconstruction
-    pictures."""
-    totals, count, first = {"bpp": 0., "mse": 0., "ms_ssim": 0.}, 0, None
+    """Mean bpp, MSE, PSNR, MS-SSIM and detail ratio (of each image, as
+    `tfgancomp evaluate` has it) over the dataset's images at the knobs
+    given, and the first batch's original | reconstruction pictures."""
+    totals = {"bpp": 0., "mse": 0., "ms_ssim": 0., "detail": 0.}
+    count, first = 0, None
     # Tensors, not numbers: one trace serves every setting.
     quality, realism = (None if k is None else tf.constant(k, tf.float32)
                         for k in (quality, realism))
@@ -56,6 +59,8 @@ def held_out(codec, dataset: tf.data.Dataset, quality=None,
         totals["mse"] += n * float(losses.mse_255(images, rounded))
         totals["ms_ssim"] += n * (1. - float(
             losses.ms_ssim_loss(images, rounded)))
+        totals["detail"] += sum(detail_ratio(a, b) for a, b in zip(
+            np.asarray(images), np.asarray(rounded)))
         count += n
         if first is None:
             first = tf.concat([images, rounded], axis=2)
