@@ -132,6 +132,24 @@ def test_a_preset_sets_what_the_command_line_does_not():
     assert data.patch_size == 128 and data.cache
 
 
+@pytest.mark.parametrize("name", ["default", "default-gan", "default-mse",
+                                  "default-realism"])
+def test_every_preset_gives_valid_configs_and_a_shipped_warm_start(name):
+    """A preset warm-starts from a model that ships, if from one."""
+    from tfgancomp import presets
+    from tfgancomp.deploy import shipped
+    assert name in presets.names()
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["train.py", "--model_dir=x", "--train_glob=x",
+                 f"--preset={name}"])
+    model, disc, train, data = train_script.configs()
+    preset = presets.load(name)
+    assert model.to_dict() == dict(model.to_dict(), **preset["model"])
+    assert train.lmbda == preset["train"]["lmbda"]
+    if "init_from" in preset:  # else trained from scratch
+        assert flags.FLAGS.init_from in shipped.shipped_models()
+
+
 def test_an_unknown_preset_names_the_others(tmp_path):
     result = subprocess.run(
         [sys.executable, str(SCRIPT), f"--model_dir={tmp_path / 'run'}",
