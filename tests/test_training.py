@@ -204,3 +204,16 @@ def test_the_learning_rate_schedule():
     for bad in ("10", "20:1e-4,10:1e-5", "0:1e-4", "5:-1", "x:y"):
         with pytest.raises(ConfigError, match="learning_rate_schedule"):
             dataclasses.replace(SHORT, learning_rate_schedule=bad)
+
+
+def test_decoder_only_trains_the_synthesis_alone(tmp_path, batch):
+    config = dataclasses.replace(SHORT, decoder_only=True, max_steps=2)
+    trainer = Trainer(tmp_path, ModelConfig(**TINY), config)
+    codec = trainer.codec
+    assert {v.ref() for v in trainer.codec_variables} == {
+        v.ref() for v in codec.synthesis.trainable_variables}
+    before = {v.name: v.numpy() for v in codec.trainable_variables}
+    trainer.fit(fixed(batch), log=io.StringIO())
+    changed = {v.name for v in codec.trainable_variables
+               if np.any(v.numpy() != before[v.name])}
+    assert changed == {v.name for v in codec.synthesis.trainable_variables}

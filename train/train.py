@@ -146,6 +146,10 @@ flags.DEFINE_bool("mixed_precision", False,
                   "Alias of --precision=mixed_float16.")
 flags.DEFINE_bool("jit_compile", T.jit_compile,
                   "Compile the steps with XLA (slower on CPUs).")
+flags.DEFINE_bool("decoder_only", T.decoder_only,
+                  "Train only the synthesis (and inverse gains): the encoder, "
+                  "gains and entropy model keep their --init_from weights, "
+                  "so files do not change (the realism phase).")
 # Output.
 flags.DEFINE_string("model_dir", None,
                     "Where checkpoints, summaries and the trained model go; "

@@ -47,7 +47,10 @@ class TrainConfig(Config):
     `disc_steps` discriminator updates per generator update. The codec's
     learning rate follows `learning_rate_schedule` (see `parse_schedule`)
     from `learning_rate` on. `precision` picks the transforms' compute type
-    (entropy models, losses and weights stay float32).
+    (entropy models, losses and weights stay float32). With `decoder_only`
+    only the decoder side trains (synthesis and inverse gains): the
+    encoder, gains and entropy models keep their warm-started weights, so
+    a file is the same whatever the decoder learns (the realism phase).
     """
 
     KIND = "training"
@@ -74,6 +77,7 @@ class TrainConfig(Config):
     log_every: int = 100
     precision: str = "float32"
     jit_compile: bool = False
+    decoder_only: bool = False
 
     def __post_init__(self):
         self.check_numbers(("lmbda", "learning_rate", "disc_learning_rate",

@@ -101,9 +101,10 @@ class Trainer:
     def _build(self, model_config):
         config = self.train_config
         self.codec = Codec(model_config)
+        self.codec_variables = self._trained_codec_variables()
         self.optimizer = _optimizer(
             config.learning_rate, config.clip_norm, config.precision,
-            self.codec.trainable_variables)
+            self.codec_variables)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
         objects = dict(codec=self.codec, optimizer=self.optimizer,
                        step=self.step)
@@ -183,6 +184,16 @@ class Trainer:
             loss = optimizer.get_scaled_loss(loss)
         return loss
 
+    def _trained_codec_variables(self) -> list:
+        """The codec's weights that training updates: all, or with
+        `decoder_only` those of the synthesis and the inverse gains."""
+        if not self.train_config.decoder_only:
+            return self.codec.trainable_variables
+        trained = list(self.codec.synthesis.trainable_variables)
+        if self.codec.variable_rate:
+            trained.append(self.codec.gain.log_inverse_gain)
+        return trained
+
     @staticmethod
     def _apply(optimizer, tape, scaled_loss, variables):
         gradients = tape.gradient(scaled_loss, variables)
@@ -196,8 +207,7 @@ class Trainer:
             loss, metrics = self.objective.rate_distortion(images, forward,
                                                            lmbda)
             scaled = self._scaled(self.optimizer, loss)
-        self._apply(self.optimizer, tape, scaled,
-                    self.codec.trainable_variables)
+        self._apply(self.optimizer, tape, scaled, self.codec_variables)
         return dict(metrics, loss=loss)
 
     def _discriminator_loss(self, images, fake, latents, real_logits,
@@ -220,7 +230,7 @@ class Trainer:
 
     def _gan_replica(self, images):
         """One generator and one discriminator update from one forward."""
-        codec_vars = self.codec.trainable_variables
+        codec_vars = self.codec_variables
         disc_vars = self.discriminator.trainable_variables
         features = self.train_config.fm_weight > 0
         with tf.GradientTape() as tape, tf.GradientTape() as disc_tape:
