@@ -124,6 +124,13 @@ class Codec(tf.keras.Model):
                                  realism)
         return Forward(x_hat, y_hat, bits, side_bits)
 
+    @property
+    def decoder_variables(self) -> list:
+        """The trainable weights of the decoder side: the synthesis and,
+        with variable rate, the inverse gains."""
+        inverse = [self.gain.log_inverse_gain] if self.variable_rate else []
+        return self.synthesis.trainable_variables + inverse
+
     # Coding with fixed tables.
 
     @property

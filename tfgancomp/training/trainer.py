@@ -101,7 +101,9 @@ class Trainer:
     def _build(self, model_config):
         config = self.train_config
         self.codec = Codec(model_config)
-        self.codec_variables = self._trained_codec_variables()
+        self.codec_variables = (self.codec.decoder_variables
+                                if config.decoder_only
+                                else self.codec.trainable_variables)
         self.optimizer = _optimizer(
             config.learning_rate, config.clip_norm, config.precision,
             self.codec_variables)
@@ -183,16 +185,6 @@ class Trainer:
         if isinstance(optimizer, tf.keras.mixed_precision.LossScaleOptimizer):
             loss = optimizer.get_scaled_loss(loss)
         return loss
-
-    def _trained_codec_variables(self) -> list:
-        """The codec's weights that training updates: all, or with
-        `decoder_only` those of the synthesis and the inverse gains."""
-        if not self.train_config.decoder_only:
-            return self.codec.trainable_variables
-        trained = list(self.codec.synthesis.trainable_variables)
-        if self.codec.variable_rate:
-            trained.append(self.codec.gain.log_inverse_gain)
-        return trained
 
     @staticmethod
     def _apply(optimizer, tape, scaled_loss, variables):
