@@ -218,6 +218,6 @@ def test_decoder_only_trains_the_synthesis_alone(tmp_path, batch):
                if np.any(v.numpy() != before[v.name])}
     assert changed == {v.name for v in codec.synthesis.trainable_variables}
     variable_rate = Codec(ModelConfig(**TINY, qualities=3))
-    decoder = {v.ref() for v in variable_rate.decoder_variables}
+    decoder = {v.ref() for v in variable_rate.decoder_variables()}
     assert variable_rate.gain.log_inverse_gain.ref() in decoder
     assert variable_rate.gain.log_gain.ref() not in decoder

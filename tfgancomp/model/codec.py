@@ -124,10 +124,10 @@ class Codec(tf.keras.Model):
                                  realism)
         return Forward(x_hat, y_hat, bits, side_bits)
 
-    @property
     def decoder_variables(self) -> list:
         """The trainable weights of the decoder side: the synthesis and,
-        with variable rate, the inverse gains."""
+        with variable rate, the inverse gains. (A method: SavedModel
+        saving would track a property's list as a child.)"""
         inverse = [self.gain.log_inverse_gain] if self.variable_rate else []
         return self.synthesis.trainable_variables + inverse
 

@@ -101,7 +101,7 @@ class Trainer:
     def _build(self, model_config):
         config = self.train_config
         self.codec = Codec(model_config)
-        self.codec_variables = (self.codec.decoder_variables
+        self.codec_variables = (self.codec.decoder_variables()
                                 if config.decoder_only
                                 else self.codec.trainable_variables)
         self.optimizer = _optimizer(
