@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 
@@ -165,7 +166,7 @@ def rd_plot(document: dict) -> bytes:
     from matplotlib.figure import Figure
     figure = Figure(figsize=(12, 5), dpi=110, layout="constrained")
     axes = figure.subplots(1, 2)
-    learned = iter(LEARNED_STYLES * len(document["codecs"]))
+    learned = itertools.cycle(LEARNED_STYLES)
     for codec in document["codecs"]:
         rows = sorted((r for r in document["means"]
                        if r["codec"] == codec["name"]), key=lambda r: r["bpp"])

@@ -126,8 +126,7 @@ class Codec(tf.keras.Model):
 
     def decoder_variables(self) -> list:
         """The trainable weights of the decoder side: the synthesis and,
-        with variable rate, the inverse gains. (A method: SavedModel
-        saving would track a property's list as a child.)"""
+        with variable rate, the inverse gains."""
         inverse = [self.gain.log_inverse_gain] if self.variable_rate else []
         return self.synthesis.trainable_variables + inverse
 
