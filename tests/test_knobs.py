@@ -29,12 +29,12 @@ CONFIG = ModelConfig(**TINY, qualities=4, realism=True)
 
 def knob_codec():
     """A random codec whose knobs do something: gains spread over a
-    factor of e², FiLM heads no longer zero."""
+    factor of e², realism adapters no longer zero."""
     tf.keras.utils.set_random_seed(7)
     codec = Codec(CONFIG)
     codec.gain.initialize([-1.0, -0.3, 0.3, 1.0])
-    for head in codec.synthesis.realism.heads.values():
-        head.kernel.assign(tf.random.normal(head.kernel.shape, stddev=0.3))
+    for _, out in codec.synthesis.realism.branches.values():
+        out.kernel.assign(tf.random.normal(out.kernel.shape, stddev=0.3))
     codec.fix_tables()
     codec.lmbda = (0.001, 0.05)
     return codec
@@ -72,18 +72,24 @@ def test_gains_interpolate_geometrically_between_trained_qualities():
     assert lmbda_at(0.003) == 0.003
 
 
-def test_untrained_modulation_leaves_the_synthesis_unchanged():
+def test_realism_0_is_the_synthesis_without_adapters():
     tf.keras.utils.set_random_seed(1)
     plain = Codec(ModelConfig(**TINY))
-    conditioned = Codec(ModelConfig(**TINY, realism=True))
+    conditioned = knob_codec()
     for v in conditioned.synthesis.variables:
         if "realism" not in v.name:
             v.assign(next(p for p in plain.synthesis.variables
                           if p.name == v.name))
     y = tf.random.normal([1, 3, 4, 16])
-    np.testing.assert_allclose(
-        plain.reconstruct(y, [48, 64]),
-        conditioned.reconstruct(y, [48, 64], realism=1.), atol=1e-6)
+    unadapted = plain.synthesis(y)
+    np.testing.assert_array_equal(
+        unadapted, conditioned.synthesis(y, realism=tf.zeros([1])))
+    adapted = conditioned.synthesis(y, realism=tf.ones([1]))
+    assert np.abs(np.asarray(adapted - unadapted)).max() > 1e-3
+    fresh = Codec(ModelConfig(**TINY, realism=True))
+    assert all("realism" in v.name for v in fresh.variables_of("realism"))
+    for _, out in fresh.synthesis.realism.branches.values():
+        assert not np.any(out.kernel.numpy())
 
 
 def test_quality_sets_the_rate_and_travels_in_a_version_2_file(model):

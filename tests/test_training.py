@@ -206,18 +206,34 @@ def test_the_learning_rate_schedule():
             dataclasses.replace(SHORT, learning_rate_schedule=bad)
 
 
-def test_decoder_only_trains_the_synthesis_alone(tmp_path, batch):
-    config = dataclasses.replace(SHORT, decoder_only=True, max_steps=2)
-    trainer = Trainer(tmp_path, ModelConfig(**TINY), config)
+def _trains_only(tmp_path, batch, model_config, trainable, expected):
+    config = dataclasses.replace(SHORT, trainable=trainable, max_steps=2)
+    trainer = Trainer(tmp_path, model_config, config)
     codec = trainer.codec
     assert {v.ref() for v in trainer.codec_variables} == {
-        v.ref() for v in codec.synthesis.trainable_variables}
+        v.ref() for v in expected(codec)}
     before = {v.name: v.numpy() for v in codec.trainable_variables}
     trainer.fit(fixed(batch), log=io.StringIO())
     changed = {v.name for v in codec.trainable_variables
                if np.any(v.numpy() != before[v.name])}
-    assert changed == {v.name for v in codec.synthesis.trainable_variables}
+    assert changed == {v.name for v in expected(codec)}
+
+
+def test_trainable_decoder_trains_the_synthesis_alone(tmp_path, batch):
+    _trains_only(tmp_path, batch, ModelConfig(**TINY), "decoder",
+                 lambda codec: codec.synthesis.trainable_variables)
     variable_rate = Codec(ModelConfig(**TINY, qualities=3))
-    decoder = {v.ref() for v in variable_rate.decoder_variables()}
+    decoder = {v.ref() for v in variable_rate.variables_of("decoder")}
     assert variable_rate.gain.log_inverse_gain.ref() in decoder
     assert variable_rate.gain.log_gain.ref() not in decoder
+
+
+def test_trainable_realism_trains_the_adapters_alone(tmp_path, batch):
+    config = ModelConfig(**TINY, realism=True)
+    _trains_only(tmp_path, batch, config, "realism",
+                 lambda codec: codec.synthesis.realism.trainable_variables)
+    with pytest.raises(ConfigError, match="realism"):
+        Trainer(tmp_path / "plain", ModelConfig(**TINY),
+                dataclasses.replace(SHORT, trainable="realism"))
+    with pytest.raises(ConfigError, match="trainable"):
+        dataclasses.replace(SHORT, trainable="encoder")

@@ -27,7 +27,7 @@ from tfgancomp.model.config import (  # noqa: E402
     ModelConfig,
 )
 from tfgancomp.training import losses  # noqa: E402
-from tfgancomp.training.config import PRECISIONS, TrainConfig  # noqa: E402
+from tfgancomp.training.config import PRECISIONS, TRAINABLE, TrainConfig  # noqa: E402
 from tfgancomp.training.data import (  # noqa: E402
     DATASETS,
     SMALL_IMAGES,
@@ -146,10 +146,10 @@ flags.DEFINE_bool("mixed_precision", False,
                   "Alias of --precision=mixed_float16.")
 flags.DEFINE_bool("jit_compile", T.jit_compile,
                   "Compile the steps with XLA (slower on CPUs).")
-flags.DEFINE_bool("decoder_only", T.decoder_only,
-                  "Train only the synthesis (and inverse gains): the encoder, "
-                  "gains and entropy model keep their --init_from weights, "
-                  "so files do not change (the realism phase).")
+flags.DEFINE_enum("trainable", T.trainable, TRAINABLE,
+                  "What learns: all; decoder (synthesis and inverse gains: "
+                  "files do not change); realism (the realism adapters "
+                  "alone: realism 0 decodes as --init_from did).")
 # Output.
 flags.DEFINE_string("model_dir", None,
                     "Where checkpoints, summaries and the trained model go; "

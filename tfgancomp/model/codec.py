@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from tfgancomp.errors import ConfigError
 from tfgancomp.model.channelwise import ChannelwisePrior
 from tfgancomp.model.conditioning import GainUnits, as_batch, check_knob
 from tfgancomp.model.config import ModelConfig
@@ -124,11 +125,19 @@ class Codec(tf.keras.Model):
                                  realism)
         return Forward(x_hat, y_hat, bits, side_bits)
 
-    def decoder_variables(self) -> list:
-        """The trainable weights of the decoder side: the synthesis and,
-        with variable rate, the inverse gains."""
-        inverse = [self.gain.log_inverse_gain] if self.variable_rate else []
-        return self.synthesis.trainable_variables + inverse
+    def variables_of(self, part: str) -> list:
+        """The trainable weights of `part`: "all"; "decoder", the synthesis
+        and, with variable rate, the inverse gains; "realism", the realism
+        adapters alone."""
+        if part == "all":
+            return self.trainable_variables
+        if part == "decoder":
+            inverse = ([self.gain.log_inverse_gain] if self.variable_rate
+                       else [])
+            return self.synthesis.trainable_variables + inverse
+        if part == "realism" and self.has_realism:
+            return self.synthesis.realism.trainable_variables
+        raise ConfigError(f"cannot train {part!r} of this model")
 
     # Coding with fixed tables.
 

@@ -9,9 +9,8 @@
   every q in [0, 1] is a valid rate.
 * Realism r in [0, 1], chosen by whoever decodes (after Agustsson et al.,
   2023, "Multi-realism image compression with a conditional generator"):
-  the synthesis transform's features are modulated by r (FiLM: x·(1 + γ(r))
-  + β(r), per channel). The last layer of the modulation starts at zero, so
-  an unconditioned decoder warm-starts exactly.
+  residual adapters on the synthesis transform's feature maps add r·Δ
+  (`RealismAdapters`), so realism 0 is the decoder they were added to.
 """
 
 from __future__ import annotations
@@ -87,35 +86,39 @@ class GainUnits(tf.keras.layers.Layer):
         return self._interpolate(self.log_inverse_gain, quality)
 
 
-class RealismModulation(tf.keras.layers.Layer):
-    """FiLM parameters for named feature maps, from realism r [B]."""
+class RealismAdapters(tf.keras.layers.Layer):
+    """Residual branches on named feature maps, scaled by realism r [B].
 
-    def __init__(self, channels: dict[str, int], hidden: int = 64, **kwargs):
-        super().__init__(name="realism", dtype="float32", **kwargs)
-        self.channels = dict(channels)
-        self.hidden = tf.keras.layers.Dense(hidden, activation="relu",
-                                            name="hidden")
-        self.heads = {
-            name: tf.keras.layers.Dense(2 * count, name=f"film_{name}",
-                                        kernel_initializer="zeros")
-            for name, count in self.channels.items()}
+    x + r·Δ(x), Δ = 3×3 conv → ReLU → 3×3 conv at half the channels, the
+    last conv zero-initialised. At r = 0 the synthesis is exactly the one
+    the adapters were added to, whatever they learn: trained alone
+    (`trainable="realism"`) they leave the distortion-optimal decoder bit
+    for bit, and unlike per-channel modulation they see a neighbourhood,
+    so they can draw texture.
+    """
+
+    def __init__(self, channels: dict[str, int], **kwargs):
+        super().__init__(name="realism", **kwargs)
+        self.branches = {}
         # Weights made now, each under its own name (warm starts and
         # exports match variables by name).
         with tf.name_scope(self.name):
-            with tf.name_scope(self.hidden.name):
-                self.hidden.build([None, 1])
-            for head in self.heads.values():
-                with tf.name_scope(head.name):
-                    head.build([None, hidden])
+            for name, count in channels.items():
+                branch = [
+                    tf.keras.layers.Conv2D(
+                        max(count // 2, 1), 3, padding="same",
+                        activation="relu", name=f"{name}_hidden"),
+                    tf.keras.layers.Conv2D(
+                        count, 3, padding="same", name=f"{name}_out",
+                        kernel_initializer="zeros")]
+                for conv, inputs in zip(branch, (count, count // 2)):
+                    with tf.name_scope(conv.name):
+                        conv.build([None, None, None, max(inputs, 1)])
+                self.branches[name] = branch
 
-    def embed(self, realism):
-        """The hidden features [B, hidden] of realism [B], computed once
-        per call of the synthesis."""
-        return self.hidden(realism[:, None])
-
-    def modulate(self, x, name: str, embedding):
-        """x·(1 + γ) + β for feature map `name`."""
-        scale, shift = tf.split(self.heads[name](embedding), 2, axis=-1)
-        scale = tf.cast(scale[:, None, None, :], x.dtype)
-        shift = tf.cast(shift[:, None, None, :], x.dtype)
-        return x * (1. + scale) + shift
+    def adapt(self, x, name: str, realism):
+        """x + r·Δ(x) for feature map `name`."""
+        delta = x
+        for conv in self.branches[name]:
+            delta = conv(delta)
+        return x + tf.cast(realism, x.dtype)[:, None, None, None] * delta

@@ -11,7 +11,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-from tfgancomp.model.conditioning import RealismModulation
+from tfgancomp.model.conditioning import RealismAdapters
 from tfgancomp.model.config import ModelConfig
 
 
@@ -137,17 +137,17 @@ class AnalysisTransform(LayerStack):
 class SynthesisTransform(LayerStack):
     """Decoder and GAN generator: latents → RGB, nominally in [0, 1].
 
-    With `config.realism`, every nonlinearity's output is modulated by the
-    realism r of each example (`conditioning.RealismModulation`).
+    With `config.realism`, every nonlinearity's output gains a residual
+    scaled by the realism r of each example (`conditioning.RealismAdapters`).
     """
 
     def __init__(self, config: ModelConfig):
         super().__init__(name="synthesis")
-        modulated = {}
+        adapted = {}
         if config.residual_blocks:
             self.add(_conv(config.num_filters, 3, name="conv_in"))
             self.add(_nonlinearity(config.norm, True, "act_in"))
-            modulated["act_in"] = config.num_filters
+            adapted["act_in"] = config.num_filters
             for i in range(config.residual_blocks):
                 self.add(ResidualBlock(config.num_filters, config.norm,
                                        name=f"residual_{i}"))
@@ -158,22 +158,21 @@ class SynthesisTransform(LayerStack):
             self.add(_deconv(filters, config.kernel_size, name=f"deconv_{i}"))
             if not last:
                 self.add(_nonlinearity(config.norm, True, f"act_{i}"))
-                modulated[f"act_{i}"] = config.num_filters
+                adapted[f"act_{i}"] = config.num_filters
         self.realism = None
         if config.realism:
             with tf.name_scope("synthesis"):
-                self.realism = RealismModulation(modulated)
+                self.realism = RealismAdapters(adapted)
 
     def call(self, x, realism=None):
         """`realism` [B] is required exactly when the model has the knob."""
         if (realism is None) != (self.realism is None):
             raise ValueError("realism must be given exactly to a synthesis "
                              "conditioned on it")
-        embedding = None if realism is None else self.realism.embed(realism)
         for layer in self.stack:
             x = layer(x)
-            if embedding is not None and layer.name in self.realism.heads:
-                x = self.realism.modulate(x, layer.name, embedding)
+            if realism is not None and layer.name in self.realism.branches:
+                x = self.realism.adapt(x, layer.name, realism)
         return x
 
 

@@ -9,6 +9,7 @@ from tfgancomp.errors import ConfigError
 from tfgancomp.training import losses
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+TRAINABLE = ("all", "decoder", "realism")
 
 
 def parse_schedule(text: str) -> tuple[tuple[int, float], ...]:
@@ -47,10 +48,12 @@ class TrainConfig(Config):
     `disc_steps` discriminator updates per generator update. The codec's
     learning rate follows `learning_rate_schedule` (see `parse_schedule`)
     from `learning_rate` on. `precision` picks the transforms' compute type
-    (entropy models, losses and weights stay float32). With `decoder_only`
-    only the decoder side trains (synthesis and inverse gains): the
-    encoder, gains and entropy models keep their warm-started weights, so
-    a file is the same whatever the decoder learns (the realism phase).
+    (entropy models, losses and weights stay float32). `trainable`
+    picks what learns: "all"; "decoder", the synthesis and inverse gains
+    (the encoder, gains and entropy models keep their warm-started weights,
+    so files do not change); "realism", the realism adapters alone, so
+    that realism 0 also decodes exactly as the warm start did (the realism
+    phase).
     """
 
     KIND = "training"
@@ -77,7 +80,7 @@ class TrainConfig(Config):
     log_every: int = 100
     precision: str = "float32"
     jit_compile: bool = False
-    decoder_only: bool = False
+    trainable: str = "all"
 
     def __post_init__(self):
         self.check_numbers(("lmbda", "learning_rate", "disc_learning_rate",
@@ -95,6 +98,10 @@ class TrainConfig(Config):
             raise ConfigError(f"precision must be one of "
                               f"{', '.join(PRECISIONS)}, "
                               f"got {self.precision!r}")
+        if self.trainable not in TRAINABLE:
+            raise ConfigError(f"trainable must be one of "
+                              f"{', '.join(TRAINABLE)}, "
+                              f"got {self.trainable!r}")
         # Built once here so that a bad spec fails before any work.
         parse_schedule(self.learning_rate_schedule)
         losses.Distortion(self.distortion)

@@ -101,9 +101,7 @@ class Trainer:
     def _build(self, model_config):
         config = self.train_config
         self.codec = Codec(model_config)
-        self.codec_variables = (self.codec.decoder_variables()
-                                if config.decoder_only
-                                else self.codec.trainable_variables)
+        self.codec_variables = self.codec.variables_of(config.trainable)
         self.optimizer = _optimizer(
             config.learning_rate, config.clip_norm, config.precision,
             self.codec_variables)
