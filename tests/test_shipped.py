@@ -1,15 +1,20 @@
 """Shipped models found by name: resolution, default model, model cards."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from conftest import photo_like
 from PIL import Image
 
 import tfgancomp
 from tfgancomp.deploy import shipped
-from tfgancomp.errors import ModelError
+from tfgancomp.deploy.warm_start import copy_weights
+from tfgancomp.errors import ModelError, ModelMismatchError
+from tfgancomp.formats import bitstream
+from tfgancomp.model.codec import Codec
 
 PLOT = b"\x89PNG\r\n\x1a\n a rate-distortion plot"
 
@@ -145,3 +150,55 @@ def test_demo_writes_every_file_it_measures(installed, tmp_path, monkeypatch,
     monkeypatch.setattr(shipped, "DEFAULT_MODEL", "default-gan")
     assert main(["demo", "-o", str(tmp_path / "other")]) == 1
     assert "'default-gan' is not installed" in capsys.readouterr().err
+
+
+def _new_decoder(model) -> Codec:
+    """`model` with the realism knob added: the same encoder, entropy model
+    and tables, another decoder (what the realism phase ships)."""
+    config = dataclasses.replace(model.config, realism=True)
+    codec = Codec(config)
+    codec.fix_tables(placeholders=True)
+    copy_weights({v.name: v for v in model.coding_variables()},
+                 codec.coding_variables())
+    for _, out in codec.synthesis.realism.branches.values():
+        out.kernel.assign(tf.random.normal(out.kernel.shape, stddev=0.3))
+    codec.model_name, codec.lmbda = model.model_name, model.lmbda
+    return codec
+
+
+def test_a_new_decoder_goes_on_decoding_the_files_it_replaces(
+        model, tmp_path, monkeypatch):
+    monkeypatch.setattr(shipped, "PRETRAINED", tmp_path)
+    shipped.ship(model, "tiny", {})
+    image = photo_like(40, 56, seed=5)
+    old_file = tfgancomp.compress(image, tfgancomp.load_model("tiny"))
+    new = _new_decoder(model)
+    assert new.reads_files_of(model) and model.reads_files_of(new)
+    assert new.fingerprint() != model.fingerprint()
+    shipped.ship(new, "tiny", {}, force=True)
+    assert shipped.card("tiny")["decodes"] == [model.fingerprint().hex()]
+    loaded = tfgancomp.load_model("tiny")
+    assert loaded.decodes == (model.fingerprint(),)
+    # Its header names 'tiny': realism 0 gives what the old decoder gave.
+    np.testing.assert_array_equal(
+        np.asarray(tfgancomp.decompress(old_file, realism=0.)),
+        np.asarray(tfgancomp.decompress(old_file, model)))
+    # The exported graph itself accepts the old fingerprint, as TF Serving
+    # clients pass it from the header.
+    container = bitstream.unpack(old_file)
+    decoded = loaded.signature("decoder")(
+        latent_bytes=tf.constant(container.string),
+        side_latent_bytes=tf.constant(container.side_string),
+        image_size=tf.constant([container.height, container.width]),
+        model_fingerprint=tf.constant(model.fingerprint().hex()),
+        realism=tf.constant(1.))["image"]
+    assert decoded.shape == (40, 56, 3)
+    # An encoder that differs writes other files: nothing is inherited.
+    other = _new_decoder(model)
+    other.analysis.variables[0].assign_add(
+        tf.ones_like(other.analysis.variables[0]))
+    assert not other.reads_files_of(model)
+    shipped.ship(other, "tiny", {}, force=True)
+    assert tfgancomp.load_model("tiny").decodes == ()
+    with pytest.raises(ModelMismatchError, match="not by .tiny."):
+        tfgancomp.decompress(old_file)

@@ -23,7 +23,7 @@ from tfgancomp.formats.image_io import (
     picture_from_pil,
     picture_to_pil,
 )
-from tfgancomp.model.protocol import CodingModel
+from tfgancomp.model.protocol import CodingModel, reads
 
 # The knobs' values when none are given (see README, "Variable rate and
 # realism"): a quality near the first release's models' rate, and a
@@ -230,7 +230,7 @@ def refinable(model):
 def check_model(container: bitstream.Container, model) -> None:
     """Raises ModelMismatchError unless `model` wrote `container`."""
     fingerprint = model.fingerprint()
-    if container.model_fingerprint != fingerprint:
+    if not reads(model, container.model_fingerprint):
         raise ModelMismatchError(
             f"file was written by model '{container.model_name}' "
             f"({container.model_fingerprint.hex()}), not by "

@@ -11,6 +11,7 @@ from pathlib import Path
 from tfgancomp.deploy.layout import IDENTITY, SAVED_MODEL, SIDES
 from tfgancomp.errors import ModelError
 from tfgancomp.formats.files import read_description
+from tfgancomp.model.protocol import listed_fingerprints
 
 FORMAT = "tfgancomp-export"
 FORMAT_VERSION = 1
@@ -88,7 +89,9 @@ def load_export(path: str | os.PathLike) -> ExportedModel:
     (name, fingerprint), = models
     identity = next(iter(identities.values()))
     return ExportedModel(name, bytes.fromhex(fingerprint), found,
-                         identity.get("config"), identity.get("lmbda"))
+                         identity.get("config"), identity.get("lmbda"),
+                         listed_fingerprints(identity,
+                                             found[identity["side"]]))
 
 
 def _load_saved_model(directory: Path):
@@ -108,13 +111,15 @@ class ExportedModel:
 
     def __init__(self, model_name: str, fingerprint: bytes,
                  directories: dict[str, Path], config: dict,
-                 lmbda: float | None = None):
+                 lmbda: float | None = None,
+                 decodes: tuple[bytes, ...] = ()):
         self.model_name = model_name
         self.directories = directories
         self.config = config  # the ModelConfig's values
         # The rate-distortion weight it was trained at (for a variable-rate
         # model, the weights at qualities 0 and 1).
         self.lmbda = lmbda
+        self.decodes = decodes  # see protocol.CodingModel
         self._fingerprint = fingerprint
         self._loaded = {}
         self._codec = self._decoding_codec = None

@@ -102,9 +102,11 @@ def _signatures(codec, side: str, fingerprint: str) -> dict:
     def fingerprint_constant():
         return tf.constant(fingerprint, name="model_fingerprint")
 
+    readable = [fingerprint] + [f.hex() for f in codec.decodes]
+
     def check_model(model_fingerprint):
         return tf.debugging.Assert(
-            tf.equal(model_fingerprint, fingerprint),
+            tf.reduce_any(tf.equal(model_fingerprint, readable)),
             [f"wrong model: this decoder is model {codec.model_name} "
              f"({fingerprint}), the data comes from model",
              model_fingerprint])
@@ -229,6 +231,7 @@ def _identity(codec, side: str, fingerprint: str) -> dict:
     return {"format": FORMAT, "version": FORMAT_VERSION, "side": side,
             "model_name": codec.model_name, "model_fingerprint": fingerprint,
             "config": codec.config.to_dict(), "lmbda": codec.lmbda,
+            "decodes": [f.hex() for f in codec.decodes],
             "signatures": list(SIGNATURES[side]),
             "tfgancomp_version": __version__}
 

@@ -72,18 +72,27 @@ def ship(codec, name: str, facts: dict, force: bool = False,
     """Exports a trained codec into the package as shipped model `name`,
     with its model card: `facts` (training, data, results) go to card.json
     and, rendered, to README.md, with `plot` (PNG, the rate-distortion
-    plot of `tfgancomp evaluate`) as PLOT."""
+    plot of `tfgancomp evaluate`) as PLOT. A model it replaces whose
+    files the new one reads (`Codec.reads_files_of`) goes on decoding:
+    the new one lists its fingerprints in `decodes`."""
     from tfgancomp.deploy import savedmodel
+    from tfgancomp.deploy.exported import load_export
     directory = PRETRAINED / name
     if directory.exists() and not force:
         raise ModelError(f"{directory} exists (use force to replace it)")
     if codec.model_name != name:
         raise ModelError(f"the codec is model '{codec.model_name}': files "
                          f"it writes would not name '{name}'")
+    if directory.exists():
+        replaced = load_export(directory).codec()
+        if codec.reads_files_of(replaced):
+            codec.decodes = tuple(dict.fromkeys(
+                (replaced.fingerprint(),) + replaced.decodes))
     savedmodel.export(codec, directory, force=force)
     # Its absolute paths mean nothing once the package is installed.
     (directory / savedmodel.MODELS_CONFIG).unlink()
     facts = dict(facts, name=name, fingerprint=codec.fingerprint().hex(),
+                 decodes=[f.hex() for f in codec.decodes],
                  config=codec.config.to_dict())
     (directory / CARD).write_text(json.dumps(facts, indent=2) + "\n")
     (directory / PLOT).unlink(missing_ok=True)
@@ -106,8 +115,12 @@ def render_card(facts: dict, plot: bool = False) -> str:
         lines.append("")
     if plot:
         lines += [f"![rate-distortion curves]({PLOT})", ""]
-    lines += ["## Model", "", f"fingerprint `{facts['fingerprint']}`", "",
-              "```json", json.dumps(facts["config"], indent=2), "```", ""]
+    lines += ["## Model", "", f"fingerprint `{facts['fingerprint']}`", ""]
+    if facts.get("decodes"):
+        earlier = ", ".join(f"`{f}`" for f in facts["decodes"])
+        lines += [f"It also decodes the files of {earlier} (earlier "
+                  "versions with the same encoder).", ""]
+    lines += ["```json", json.dumps(facts["config"], indent=2), "```", ""]
     return "\n".join(lines)
 
 

@@ -20,6 +20,7 @@ from tfgancomp.errors import ConfigError, ModelError
 from tfgancomp.formats.files import read_description
 from tfgancomp.model.codec import Codec
 from tfgancomp.model.config import ModelConfig
+from tfgancomp.model.protocol import listed_fingerprints
 
 FORMAT = "tfgancomp-model"
 FORMAT_VERSION = 1
@@ -53,6 +54,8 @@ def save_codec(codec: Codec, directory: str | os.PathLike, name: str) -> Path:
                 "config": codec.config.to_dict()}
     if codec.lmbda is not None:
         metadata["lmbda"] = codec.lmbda
+    if codec.decodes:
+        metadata["decodes"] = [f.hex() for f in codec.decodes]
     (directory / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
     return directory
 
@@ -85,4 +88,5 @@ def load_codec(directory: str | os.PathLike) -> Codec:
             f"cannot load weights from {directory}: {first_line}") from None
     codec.model_name = name
     codec.lmbda = metadata.get("lmbda")
+    codec.decodes = listed_fingerprints(metadata, directory / METADATA)
     return codec

@@ -47,6 +47,7 @@ def codec_of_export(exported, estimates: bool = True,
         restore_side_prior(codec, exported)
     codec.model_name = exported.model_name
     codec.lmbda = exported.lmbda
+    codec.decodes = exported.decodes
     return codec
 
 

@@ -50,6 +50,7 @@ class Codec(tf.keras.Model):
         # The rate-distortion weight it was trained at, if known: what
         # encoder-side refinement optimises for.
         self.lmbda: float | None = None
+        self.decodes: tuple[bytes, ...] = ()  # see protocol.CodingModel
         self.gain = None
         if config.variable_rate:
             with tf.name_scope("codec"):
@@ -174,6 +175,25 @@ class Codec(tf.keras.Model):
             digest.update(f"{value.shape}{value.dtype.str}".encode())
             digest.update(value.tobytes())
         return digest.digest()[:8]
+
+    def reads_files_of(self, other: "Codec") -> bool:
+        """Whether every file `other` writes decodes with this model: the
+        same config but for the realism knob, and the same encoder, entropy
+        model, tables and gains (the decoder's weights may differ)."""
+        def config(codec):
+            return dict(codec.config.to_dict(), realism=None)
+
+        def writing(codec):
+            gains = [] if codec.gain is None else [codec.gain.log_gain]
+            return (list(codec.analysis.variables) +
+                    codec.entropy.transform_variables() +
+                    codec.entropy.table_tensors() + gains)
+        if config(self) != config(other):
+            return False
+        mine, theirs = writing(self), writing(other)
+        return len(mine) == len(theirs) and all(
+            a.shape == b.shape and np.array_equal(a.numpy(), b.numpy())
+            for a, b in zip(mine, theirs))
 
     def compress(self, image, quality=None):
         """uint8 image [H, W, 3] → (latent string, side-latent string), at

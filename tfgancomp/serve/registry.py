@@ -14,6 +14,7 @@ import numpy as np
 from tfgancomp import api
 from tfgancomp.deploy import shipped
 from tfgancomp.errors import ModelError
+from tfgancomp.model.protocol import reads
 from tfgancomp.serve import knobs
 
 
@@ -61,11 +62,11 @@ class ModelRegistry:
         return self._models[name]
 
     def by_fingerprint(self, fingerprint: bytes):
-        """The served model with this fingerprint, or None."""
-        for model in self._models.values():
-            if model.fingerprint() == fingerprint:
-                return model
-        return None
+        """The served model that reads files of this fingerprint (the one
+        that wrote them first), or None."""
+        models = sorted(self._models.values(),
+                        key=lambda m: m.fingerprint() != fingerprint)
+        return next((m for m in models if reads(m, fingerprint)), None)
 
     def describe(self, name: str) -> dict:
         """What GET /api/models says of one model: its knobs, and its

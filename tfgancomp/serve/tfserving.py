@@ -25,6 +25,7 @@ import numpy as np
 from fastapi import APIRouter, Request
 
 from tfgancomp.errors import TfgancompError
+from tfgancomp.model.protocol import reads
 from tfgancomp.serve.errors import ApiError
 from tfgancomp.serve.routes import run_on_worker
 from tfgancomp.serve.uploads import check_pixels
@@ -64,7 +65,7 @@ def _codec_signature(model, side: str, name: str) -> Signature:
 
     def decode(latent_bytes, side_latent_bytes, image_size,
                model_fingerprint):
-        if model_fingerprint.numpy().decode() != model.fingerprint().hex():
+        if not reads(model, bytes.fromhex(model_fingerprint.numpy().decode())):
             raise ApiError(400, "wrong model: this decoder is model "
                                 f"'{model.model_name}'")
         return {"image": model.decompress(latent_bytes, side_latent_bytes,
