@@ -86,8 +86,9 @@ def ship(codec, name: str, facts: dict, force: bool = False,
     if directory.exists():
         replaced = load_export(directory).codec()
         if codec.reads_files_of(replaced):
-            codec.decodes = tuple(dict.fromkeys(
-                (replaced.fingerprint(),) + replaced.decodes))
+            earlier = (replaced.fingerprint(),) + replaced.decodes
+            codec.decodes = tuple(f for f in dict.fromkeys(earlier)
+                                  if f != codec.fingerprint())
     savedmodel.export(codec, directory, force=force)
     # Its absolute paths mean nothing once the package is installed.
     (directory / savedmodel.MODELS_CONFIG).unlink()
