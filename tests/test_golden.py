@@ -29,3 +29,33 @@ def test_shipped_model_writes_and_decodes_the_golden_bytes(name, python):
                                                   abs=0.01), hint
     pixels = golden["decoded_sha256"].get(platform_key())
     assert pixels in (None, found["decoded_sha256"]), hint
+
+
+# Written for the sample photo by `default` before it gained its realism
+# knob (fingerprint baac4356b90810e5), and the pixels that model decoded
+# (their PSNR: 31.053 dB).
+EARLIER_FILE = EXPECTED.parent / "default-baac4356b90810e5.tfgc"
+EARLIER_PIXELS = {
+    "x86_64-avx2":
+        "65cea08b6f089d09ea4010c1bf030844cefa8cb32ec087be4c87df5af72fa4d1",
+    "x86_64-avx512":
+        "dfb509560e5f7bbd9f08c21c2b84170c6ff3ce67820a21c9bacd803173cf89a1"}
+
+
+@pytest.mark.slow
+def test_files_of_earlier_defaults_decode_as_they_did_at_realism_0():
+    import hashlib
+
+    import numpy as np
+    from PIL import Image
+
+    import tfgancomp
+    from tfgancomp.evaluation.metrics import psnr
+    data = EARLIER_FILE.read_bytes()
+    model = tfgancomp.load_model("default")  # the header names it
+    knobs = {"realism": 0.} if model.has_realism else {}
+    decoded = np.ascontiguousarray(tfgancomp.decompress(data, **knobs))
+    pixels = EARLIER_PIXELS.get(platform_key())
+    assert pixels in (None, hashlib.sha256(decoded.tobytes()).hexdigest())
+    photo = np.asarray(Image.open(shipped.SAMPLE_PHOTO).convert("RGB"))
+    assert psnr(photo, decoded) == pytest.approx(31.053, abs=0.01)
