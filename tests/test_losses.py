@@ -268,3 +268,14 @@ def test_rate_weight_switches_at_the_target_inside_tf_function():
 def test_bad_rate_weights(kwargs):
     with pytest.raises(ConfigError):
         losses.RateWeight(**kwargs)
+
+
+def test_feature_matching_is_float32_and_trains_only_the_fake():
+    real = [tf.ones([2, 4, 4, 3], tf.bfloat16), tf.zeros([2, 2, 2, 5])]
+    fake = [tf.Variable(tf.zeros([2, 4, 4, 3], tf.bfloat16)),
+            tf.Variable(tf.ones([2, 2, 2, 5]))]
+    with tf.GradientTape() as tape:
+        matching = losses.feature_matching(real, fake)
+    assert matching.dtype == tf.float32
+    np.testing.assert_allclose(matching, [1., 1.])
+    assert all(g is not None for g in tape.gradient(matching, fake))

@@ -90,3 +90,20 @@ def test_train_refuses_bfloat16_without_native_support(monkeypatch):
     assert "oneDNN" in precision.bfloat16_problem()
     monkeypatch.setattr(precision, "cpu_flags", lambda: None)  # not Linux
     assert precision.bfloat16_problem() is None
+
+
+def test_the_realism_phase_trains_in_bfloat16(trained_model_dir, tmp_path):
+    """The adversarial step with feature matching, the knobs and the
+    realism adapters alone, as the default-realism preset runs it."""
+    images = np.stack([photo_like(64, 64, seed=s) for s in range(2)])
+    config = TrainConfig(lmbda=0.01, lmbda_max=0.1, max_steps=2,
+                         precision="mixed_bfloat16", gan_weight=64.,
+                         fm_weight=1000., trainable="realism", log_every=1)
+    trainer = Trainer(tmp_path, ModelConfig(**TINY, qualities=2,
+                                            realism=True),
+                      config, init_from=trained_model_dir)
+    log = io.StringIO()
+    trainer.fit(tf.data.Dataset.from_tensors(
+        tf.constant(images, tf.float32) / 255.).repeat(), log=log)
+    assert trainer.global_step == 2 and "fm_loss" in log.getvalue()
+    assert "nan" not in log.getvalue()

@@ -346,9 +346,11 @@ def gradient_penalty(discriminator_fn, real, fake, *conditioning):
 def feature_matching(real_features, fake_features):
     """[B]: the mean absolute difference between the discriminator's
     features of the real and the fake image (pix2pixHD), averaged over
-    layers; the real features are constants."""
+    layers; the real features are constants. Float32 whatever the
+    discriminator's compute type, as every loss term is."""
     return tf.add_n([
-        _example_mean(tf.abs(tf.stop_gradient(real) - fake))
+        _example_mean(tf.abs(tf.cast(tf.stop_gradient(real), tf.float32) -
+                             tf.cast(fake, tf.float32)))
         for real, fake in zip(real_features, fake_features)
     ]) / len(real_features)
 
