@@ -18,6 +18,7 @@ from tfgancomp.training import losses
 from tfgancomp.training.config import TrainConfig
 from tfgancomp.training.data import folder_dataset
 from tfgancomp.training.discriminator import DiscriminatorConfig
+from tfgancomp.training.objective import Objective
 from tfgancomp.training.strategy import make_strategy
 from tfgancomp.training.trainer import Trainer
 
@@ -237,3 +238,19 @@ def test_trainable_realism_trains_the_adapters_alone(tmp_path, batch):
                 dataclasses.replace(SHORT, trainable="realism"))
     with pytest.raises(ConfigError, match="trainable"):
         dataclasses.replace(SHORT, trainable="encoder")
+
+
+def test_the_adversarial_lmbda_exponent_leans_towards_low_rates():
+    config = dataclasses.replace(SHORT, lmbda=0.001, lmbda_max=0.1)
+    model = ModelConfig(**TINY, qualities=3, realism=True)
+    lmbdas = Objective(model, config).lmbda(tf.constant([0., .5, 1.]))
+    np.testing.assert_allclose(
+        Objective(model, config).adversarial_lmbda(lmbdas), lmbdas)
+    leaning = Objective(model, dataclasses.replace(
+        config, adversarial_lmbda_exponent=0.5))
+    np.testing.assert_allclose(leaning.adversarial_lmbda(lmbdas),
+                               [0.01 * 0.1**0.5, 0.01, 0.01 * 10**0.5],
+                               rtol=1e-5)
+    for bad in (1.5, -0.1, "x"):
+        with pytest.raises(ConfigError, match="adversarial_lmbda_exponent"):
+            dataclasses.replace(config, adversarial_lmbda_exponent=bad)

@@ -146,6 +146,11 @@ flags.DEFINE_bool("mixed_precision", False,
                   "Alias of --precision=mixed_float16.")
 flags.DEFINE_bool("jit_compile", T.jit_compile,
                   "Compile the steps with XLA (slower on CPUs).")
+flags.DEFINE_float("adversarial_lmbda_exponent",
+                   T.adversarial_lmbda_exponent,
+                   "p: with the realism knob, the adversarial terms are "
+                   "weighted by r·λ_mid·(λ/λ_mid)^p (1: by r·λ; below 1 "
+                   "the low rates get more of them).")
 flags.DEFINE_enum("trainable", T.trainable, TRAINABLE,
                   "What learns: all; decoder (synthesis and inverse gains: "
                   "files do not change); realism (the realism adapters "

@@ -42,7 +42,9 @@ class TrainConfig(Config):
     q in [0, 1] whose λ runs geometrically from `lmbda` (q = 0) to
     `lmbda_max` (q = 1). A model with a realism knob trains each example
     at a random realism r, its adversarial terms weighted by r·λ instead
-    (so gan_weight and fm_weight are in distortion units there). With
+    (so gan_weight and fm_weight are in distortion units there), or with
+    `adversarial_lmbda_exponent` p < 1 by r·λ_mid·(λ/λ_mid)^p, so that
+    the low qualities get more of the adversarial pull. With
     both 0 training runs without a discriminator; otherwise the
     discriminator joins after `warmup_steps`, with
     `disc_steps` discriminator updates per generator update. The codec's
@@ -81,6 +83,7 @@ class TrainConfig(Config):
     precision: str = "float32"
     jit_compile: bool = False
     trainable: str = "all"
+    adversarial_lmbda_exponent: float = 1.0
 
     def __post_init__(self):
         self.check_numbers(("lmbda", "learning_rate", "disc_learning_rate",
@@ -94,6 +97,9 @@ class TrainConfig(Config):
         self.check_integers(("max_steps", "disc_steps", "checkpoint_every",
                              "summary_every", "validate_every", "log_every"))
         self.check_integers(("warmup_steps",), minimum=0)
+        self.check_numbers(("adversarial_lmbda_exponent",), positive=False)
+        if not 0. <= self.adversarial_lmbda_exponent <= 1.:
+            raise ConfigError("adversarial_lmbda_exponent must be in [0, 1]")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of "
                               f"{', '.join(PRECISIONS)}, "

@@ -72,8 +72,9 @@ class Objective:
 
     def adversarial(self, fake_logits, fake_features, real_features, lmbda,
                     realism):
-        """gan_weight·G + fm_weight·FM, per example weighted by r·λ for a
-        model with the realism knob; and its terms to log."""
+        """gan_weight·G + fm_weight·FM, per example weighted by r and
+        `adversarial_lmbda` for a model with the realism knob; and its
+        terms to log."""
         config = self.config
         generator = self.gan.generator(fake_logits, per_example=True)
         loss = config.gan_weight * generator
@@ -83,5 +84,17 @@ class Objective:
             loss += config.fm_weight * matching
             terms["fm_loss"] = tf.reduce_mean(matching)
         if realism is not None:
-            loss *= realism * lmbda
+            loss *= realism * self.adversarial_lmbda(lmbda)
         return tf.reduce_mean(loss), terms
+
+    def adversarial_lmbda(self, lmbda):
+        """The λ that weights the adversarial terms of a realism model:
+        λ itself, or with `adversarial_lmbda_exponent` p,
+        λ_mid·(λ/λ_mid)^p for the middle quality's λ_mid (p < 1 leans
+        the pull towards low rates, where the decoder must invent the
+        most detail)."""
+        exponent = self.config.adversarial_lmbda_exponent
+        if exponent == 1.:
+            return lmbda
+        middle = self.lmbda(0.5)
+        return middle * (lmbda / middle) ** exponent
