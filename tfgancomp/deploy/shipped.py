@@ -72,9 +72,10 @@ def ship(codec, name: str, facts: dict, force: bool = False,
     """Exports a trained codec into the package as shipped model `name`,
     with its model card: `facts` (training, data, results) go to card.json
     and, rendered, to README.md, with `plot` (PNG, the rate-distortion
-    plot of `tfgancomp evaluate`) as PLOT. A model it replaces whose
-    files the new one reads (`Codec.reads_files_of`) goes on decoding:
-    the new one lists its fingerprints in `decodes`."""
+    plot of `tfgancomp evaluate`) as PLOT. A model it replaces with the
+    same encoder and entropy model goes on decoding: the new one takes its
+    tables (`Codec.adopt_tables_of`) and lists its fingerprints in
+    `decodes`."""
     from tfgancomp.deploy import savedmodel
     from tfgancomp.deploy.exported import load_export
     directory = PRETRAINED / name
@@ -85,6 +86,7 @@ def ship(codec, name: str, facts: dict, force: bool = False,
                          f"it writes would not name '{name}'")
     if directory.exists():
         replaced = load_export(directory).codec()
+        codec.adopt_tables_of(replaced)
         if codec.reads_files_of(replaced):
             earlier = (replaced.fingerprint(),) + replaced.decodes
             codec.decodes = tuple(f for f in dict.fromkeys(earlier)

@@ -176,24 +176,43 @@ class Codec(tf.keras.Model):
             digest.update(value.tobytes())
         return digest.digest()[:8]
 
-    def reads_files_of(self, other: "Codec") -> bool:
-        """Whether every file `other` writes decodes with this model: the
-        same config but for the realism knob, and the same encoder, entropy
-        model, tables and gains (the decoder's weights may differ)."""
+    def _encodes_like(self, other: "Codec", tables: bool) -> bool:
+        """The same config but for the realism knob, and the same encoder,
+        entropy-model weights, gains and (with `tables`) tables."""
         def config(codec):
             return dict(codec.config.to_dict(), realism=None)
 
         def writing(codec):
             gains = [] if codec.gain is None else [codec.gain.log_gain]
             return (list(codec.analysis.variables) +
-                    codec.entropy.transform_variables() +
-                    codec.entropy.table_tensors() + gains)
+                    codec.entropy.transform_variables() + gains +
+                    (codec.entropy.table_tensors() if tables else []))
         if config(self) != config(other):
             return False
         mine, theirs = writing(self), writing(other)
         return len(mine) == len(theirs) and all(
             a.shape == b.shape and np.array_equal(a.numpy(), b.numpy())
             for a, b in zip(mine, theirs))
+
+    def reads_files_of(self, other: "Codec") -> bool:
+        """Whether every file `other` writes decodes with this model: the
+        decoder's weights may differ, nothing else."""
+        return self._encodes_like(other, tables=True)
+
+    def adopt_tables_of(self, other: "Codec") -> bool:
+        """Takes `other`'s range-coding tables if it has this model's
+        encoder and entropy model; returns whether it did. Tables rebuilt
+        from the same priors on another CPU can differ by an ulp in a
+        float offset (seen between AVX2 and AVX-512), enough to change
+        files; a decoder trained alone keeps its encoder's."""
+        pairs = list(zip(self.entropy.table_variables(),
+                         other.entropy.table_variables()))
+        if not self._encodes_like(other, tables=False) or any(
+                mine.shape != theirs.shape for mine, theirs in pairs):
+            return False
+        for mine, theirs in pairs:
+            mine.assign(theirs)
+        return True
 
     def compress(self, image, quality=None):
         """uint8 image [H, W, 3] → (latent string, side-latent string), at
