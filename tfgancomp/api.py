@@ -26,10 +26,12 @@ from tfgancomp.formats.image_io import (
 from tfgancomp.model.protocol import CodingModel, reads
 
 # The knobs' values when none are given (see README, "Variable rate and
-# realism"): a quality near the first release's models' rate, and a
-# reconstruction halfway between faithful (0) and realistic (1).
+# realism"): a quality near the first release's models' rate, and the
+# faithful reconstruction: realism is asked for, since the shipped
+# default's realism adapters still draw coloured grain on smooth close-ups
+# (BUILD_NOTES.md, "The realism phase").
 DEFAULT_QUALITY = 0.4
-DEFAULT_REALISM = 0.5
+DEFAULT_REALISM = 0.0
 
 
 def load_model(model: str | os.PathLike | None = None) -> CodingModel:

@@ -99,7 +99,7 @@ def add_parsers(commands):
     p.add_argument("--realism", type=_unit, metavar="R",
                    help="models with the realism knob: 0 (faithful, the "
                         "highest PSNR) to 1 (realistic texture); default "
-                        "0.5")
+                        "0, faithful")
     p.add_argument("--model", help=MODEL_HELP + " (default: the shipped "
                                                 "model named in the file)")
     add_max_pixels(p)
