@@ -62,6 +62,13 @@ class Config:
                         f"an integer of at least {minimum}")
                 raise ConfigError(f"{name} must be {what}, got {value!r}")
 
+    def check_choice(self, name: str, choices):
+        """ConfigError unless the field is one of `choices`."""
+        value = getattr(self, name)
+        if value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}, "
+                              f"got {value!r}")
+
     def check_numbers(self, names, positive: bool = True):
         """ConfigError unless each field is a finite number > 0 (≥ 0)."""
         for name in names:

@@ -86,8 +86,7 @@ def ship(codec, name: str, facts: dict, force: bool = False,
                          f"it writes would not name '{name}'")
     if directory.exists():
         replaced = load_export(directory).codec()
-        codec.adopt_tables_of(replaced)
-        if codec.reads_files_of(replaced):
+        if codec.adopt_tables_of(replaced):  # it now reads their files
             earlier = (replaced.fingerprint(),) + replaced.decodes
             codec.decodes = tuple(f for f in dict.fromkeys(earlier)
                                   if f != codec.fingerprint())

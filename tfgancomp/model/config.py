@@ -61,9 +61,7 @@ class ModelConfig(Config):
                              "num_downsamplings", "hyper_downsamplings",
                              "kernel_size", "num_scales"))
         self.check_integers(("residual_blocks",), minimum=0)
-        if self.entropy_model not in ENTROPY_MODELS:
-            raise ConfigError(f"entropy_model must be one of "
-                              f"{ENTROPY_MODELS}, got {self.entropy_model!r}")
+        self.check_choice("entropy_model", ENTROPY_MODELS)
         self.check_integers(("num_slices", "slice_kernel_size"))
         if not isinstance(self.max_support_slices, int) or isinstance(
                 self.max_support_slices, bool):
@@ -79,9 +77,7 @@ class ModelConfig(Config):
                               "least 2")
         if not isinstance(self.realism, bool):
             raise ConfigError("realism must be true or false")
-        if self.norm not in NORMS:
-            raise ConfigError(
-                f"norm must be one of {NORMS}, got {self.norm!r}")
+        self.check_choice("norm", NORMS)
         if self.num_scales < 2:
             raise ConfigError("num_scales must be at least 2")
         if not 0 < self.scale_min < self.scale_max:

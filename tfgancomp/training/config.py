@@ -100,14 +100,8 @@ class TrainConfig(Config):
         self.check_numbers(("adversarial_lmbda_exponent",), positive=False)
         if not 0. <= self.adversarial_lmbda_exponent <= 1.:
             raise ConfigError("adversarial_lmbda_exponent must be in [0, 1]")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision must be one of "
-                              f"{', '.join(PRECISIONS)}, "
-                              f"got {self.precision!r}")
-        if self.trainable not in TRAINABLE:
-            raise ConfigError(f"trainable must be one of "
-                              f"{', '.join(TRAINABLE)}, "
-                              f"got {self.trainable!r}")
+        self.check_choice("precision", PRECISIONS)
+        self.check_choice("trainable", TRAINABLE)
         # Built once here so that a bad spec fails before any work.
         parse_schedule(self.learning_rate_schedule)
         losses.Distortion(self.distortion)

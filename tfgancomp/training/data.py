@@ -79,10 +79,7 @@ class DataConfig(Config):
         if self.dataset not in DATASETS:
             raise ConfigError(f"unknown dataset {self.dataset!r}; choose "
                               f"from {', '.join(DATASETS)}")
-        if self.small_images not in SMALL_IMAGES:
-            raise ConfigError(f"small_images must be one of "
-                              f"{', '.join(SMALL_IMAGES)}, "
-                              f"got {self.small_images!r}")
+        self.check_choice("small_images", SMALL_IMAGES)
         if self.dataset == "folder":
             if not self.train_glob:
                 raise ConfigError("the folder dataset needs train_glob")
