@@ -240,6 +240,22 @@ def test_trainable_realism_trains_the_adapters_alone(tmp_path, batch):
         dataclasses.replace(SHORT, trainable="encoder")
 
 
+def test_trainable_codec_holds_the_realism_adapters(tmp_path, batch):
+    config = ModelConfig(**TINY, realism=True)
+
+    def codec_weights(codec):
+        adapters = {v.ref() for v in codec.synthesis.realism.variables}
+        return [v for v in codec.trainable_variables
+                if v.ref() not in adapters]
+    _trains_only(tmp_path, batch, config, "codec", codec_weights)
+    objective = Objective(config, dataclasses.replace(SHORT,
+                                                      trainable="codec"))
+    _, realism = objective.knobs(tf.zeros([4, 8, 8, 3]))
+    assert realism.numpy().tolist() == [0.] * 4
+    plain = Codec(ModelConfig(**TINY))
+    assert plain.variables_of("codec") == plain.trainable_variables
+
+
 def test_the_adversarial_lmbda_exponent_leans_towards_low_rates():
     config = dataclasses.replace(SHORT, lmbda=0.001, lmbda_max=0.1)
     model = ModelConfig(**TINY, qualities=3, realism=True)

@@ -152,9 +152,11 @@ flags.DEFINE_float("adversarial_lmbda_exponent",
                    "weighted by r·λ_mid·(λ/λ_mid)^p (1: by r·λ; below 1 "
                    "the low rates get more of them).")
 flags.DEFINE_enum("trainable", T.trainable, TRAINABLE,
-                  "What learns: all; decoder (synthesis and inverse gains: "
-                  "files do not change); realism (the realism adapters "
-                  "alone: realism 0 decodes as --init_from did).")
+                  "What learns: all; codec (all but the realism "
+                  "adapters, at realism 0); decoder (synthesis and "
+                  "inverse gains: files do not change); realism (the "
+                  "realism adapters alone: realism 0 decodes as "
+                  "--init_from did).")
 # Output.
 flags.DEFINE_string("model_dir", None,
                     "Where checkpoints, summaries and the trained model go; "

@@ -127,11 +127,16 @@ class Codec(tf.keras.Model):
         return Forward(x_hat, y_hat, bits, side_bits)
 
     def variables_of(self, part: str) -> list:
-        """The trainable weights of `part`: "all"; "decoder", the synthesis
-        and, with variable rate, the inverse gains; "realism", the realism
-        adapters alone."""
+        """The trainable weights of `part`: "all"; "codec", all but the
+        realism adapters; "decoder", the synthesis and, with variable rate,
+        the inverse gains; "realism", the realism adapters alone."""
         if part == "all":
             return self.trainable_variables
+        if part == "codec":
+            adapters = ({v.ref() for v in self.synthesis.realism.variables}
+                        if self.has_realism else set())
+            return [v for v in self.trainable_variables
+                    if v.ref() not in adapters]
         if part == "decoder":
             inverse = ([self.gain.log_inverse_gain] if self.variable_rate
                        else [])

@@ -9,7 +9,7 @@ from tfgancomp.errors import ConfigError
 from tfgancomp.training import losses
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-TRAINABLE = ("all", "decoder", "realism")
+TRAINABLE = ("all", "codec", "decoder", "realism")
 
 
 def parse_schedule(text: str) -> tuple[tuple[int, float], ...]:
@@ -51,7 +51,10 @@ class TrainConfig(Config):
     learning rate follows `learning_rate_schedule` (see `parse_schedule`)
     from `learning_rate` on. `precision` picks the transforms' compute type
     (entropy models, losses and weights stay float32). `trainable`
-    picks what learns: "all"; "decoder", the synthesis and inverse gains
+    picks what learns: "all"; "codec", all but the realism adapters, at
+    realism 0 (a realism model's rate-distortion phase: its adapters
+    wait, unchanged, for the next realism phase); "decoder", the
+    synthesis and inverse gains
     (the encoder, gains and entropy models keep their warm-started weights,
     so files do not change); "realism", the realism adapters alone, so
     that realism 0 also decodes exactly as the warm start did (the realism

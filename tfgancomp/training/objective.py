@@ -33,7 +33,9 @@ class Objective:
         quality = realism = None
         if self.model_config.variable_rate:
             quality = tf.random.uniform([batch])
-        if self.model_config.realism:
+        if self.model_config.realism and self.config.trainable == "codec":
+            realism = tf.zeros([batch])  # the adapters are not learning
+        elif self.model_config.realism:
             # A sixth of the examples at each end, the settings used most.
             realism = tf.clip_by_value(
                 tf.random.uniform([batch], -0.25, 1.25), 0., 1.)
