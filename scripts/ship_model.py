@@ -111,6 +111,10 @@ def main():
                         help="the rate-distortion plot of that evaluation")
     parser.add_argument("--force", action="store_true",
                         help="replace the shipped model of that name")
+    parser.add_argument("--retire_as", metavar="NAME",
+                        help="keep the replaced model as NAME, so that its "
+                        "files go on decoding (needed when the encoder "
+                        "changed)")
     args = parser.parse_args()
 
     from tfgancomp import presets
@@ -135,7 +139,7 @@ def main():
             facts["results"] = results(document, codec.model_name)
         plot = args.plot.read_bytes() if args.plot else None
         directory = shipped.ship(codec, codec.model_name, facts, args.force,
-                                 plot)
+                                 plot, args.retire_as)
     except (TfgancompError, OSError) as e:
         sys.exit(f"ship_model.py: error: {e}")
     print(f"{directory}: {shipped.size_bytes(directory) / 1e6:.1f} MB, "

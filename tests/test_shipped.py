@@ -204,7 +204,19 @@ def test_a_new_decoder_goes_on_decoding_the_files_it_replaces(
     other.analysis.variables[0].assign_add(
         tf.ones_like(other.analysis.variables[0]))
     assert not other.reads_files_of(model)
-    shipped.ship(other, "tiny", {}, force=True)
+    with pytest.raises(ModelError, match="would stop decoding"):
+        shipped.ship(other, "tiny", {}, force=True)
+    shipped.ship(other, "tiny", {}, force=True, retire_as="tiny-1")
     assert tfgancomp.load_model("tiny").decodes == ()
+    assert list(shipped.current_models()) == ["tiny"]
+    retired = shipped.card("tiny-1")
+    assert retired["fingerprint"] == new.fingerprint().hex()
+    assert "Retired" in (tmp_path / "tiny-1" / "README.md").read_text()
+    # The old file's header names 'tiny': the retired model decodes it.
+    np.testing.assert_array_equal(
+        np.asarray(tfgancomp.decompress(old_file, realism=0.)),
+        np.asarray(tfgancomp.decompress(old_file, model)))
     with pytest.raises(ModelMismatchError, match="not by .tiny."):
-        tfgancomp.decompress(old_file)
+        tfgancomp.decompress(old_file, tfgancomp.load_model("tiny"))
+    with pytest.raises(ModelError, match="exists"):
+        shipped.retire("tiny", "tiny-1", "again")

@@ -251,7 +251,8 @@ def decompress_container(container: bitstream.Container,
                                max_pixels)  # before importing TensorFlow
     import tensorflow as tf
     if model is None:
-        model = resolve.for_header(container.model_name)
+        model = resolve.for_header(container.model_name,
+                                   container.model_fingerprint)
     check_model(container, model)
     realism = _knob(model, "realism", realism, DEFAULT_REALISM)
     if (container.quality is None) == model.variable_rate:

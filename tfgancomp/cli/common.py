@@ -43,7 +43,8 @@ def model_for(container, model):
         return load_model(model)
     quiet_tensorflow()
     from tfgancomp.deploy import resolve
-    return resolve.for_header(container.model_name)
+    return resolve.for_header(container.model_name,
+                              container.model_fingerprint)
 
 
 def say(*parts):

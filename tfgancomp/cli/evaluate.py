@@ -228,7 +228,7 @@ def compare_codecs(args):
 
 def demo(args):
     from tfgancomp.deploy import shipped
-    installed = list(shipped.shipped_models())
+    installed = list(shipped.current_models())
     if shipped.DEFAULT_MODEL not in installed:
         raise ModelError(
             f"the default model '{shipped.DEFAULT_MODEL}' is not installed "

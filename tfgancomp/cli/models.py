@@ -22,6 +22,7 @@ def models(args):
                      "megabytes": shipped.size_bytes(directory) / 1e6,
                      "description": card.get("description", ""),
                      "results": card.get("results", {}),
+                     "retired": card.get(shipped.RETIRED),
                      "path": str(directory)})
     if args.json:
         say(json.dumps(rows, indent=2))
@@ -34,8 +35,10 @@ def models(args):
         measured = ", ".join(
             f"{key} {results[key]:.4g}" for key in
             ("bpp", "psnr", "ms_ssim", "detail_ratio") if key in results)
-        say(f"{row['name']}{' (default)' if row['default'] else ''}: "
-            f"{row['description']} [{row['megabytes']:.1f} MB]")
+        status = (" (default)" if row["default"] else
+                  f" (retired: {row['retired']})" if row["retired"] else "")
+        say(f"{row['name']}{status}: {row['description']} "
+            f"[{row['megabytes']:.1f} MB]")
         if measured:
             say(f"    on {results.get('images', 'test images')}: "
                 f"{measured}")

@@ -104,10 +104,12 @@ def load_codec(model: str | os.PathLike | ModelSource | None):
     return _with_lambda(codec_of_export(load_export(source.path)), source)
 
 
-def for_header(model_name: str):
-    """The shipped model a .tfgc header names, loaded."""
-    if model_name not in shipped.shipped_models():
+def for_header(model_name: str, fingerprint: bytes):
+    """The shipped model that decodes a .tfgc file whose header names
+    `model_name` and `fingerprint`, loaded (`shipped.reader_of`)."""
+    name = shipped.reader_of(model_name, fingerprint)
+    if name is None:
         raise ModelError(
             f"the file was written by model '{model_name}', which is not "
             f"shipped with tfgancomp: pass its directory")
-    return load(model_name)
+    return load(name)
