@@ -76,6 +76,15 @@ def pinned(found: dict, before: dict | None) -> dict:
     return dict(found, decoded_sha256=dict(sorted(pixels.items())))
 
 
+def earlier(found: dict, before: dict | None, old: dict) -> dict | None:
+    """The entry that was pinned for this model: under its name, or under
+    another name with its fingerprint (a model since retired and renamed)."""
+    if before and before.get("fingerprint") == found["fingerprint"]:
+        return before
+    return next((entry for entry in old.values()
+                 if entry.get("fingerprint") == found["fingerprint"]), before)
+
+
 def main() -> int:
     import tensorflow as tf
 
@@ -87,8 +96,9 @@ def main() -> int:
                  "SHA-256 of its .tfgc for the sample photo, the PSNR of "
                  "the decoded pixels and their SHA-256 per platform",
         "tensorflow": tf.__version__,
-        "models": {name: pinned(digests(name), old.get(name))
-                   for name in shipped.shipped_models()},
+        "models": {name: pinned(found, earlier(found, old.get(name), old))
+                   for name, found in ((name, digests(name)) for name in
+                                       shipped.shipped_models())},
     }
     EXPECTED.write_text(json.dumps(document, indent=2) + "\n")
     print(f"wrote {EXPECTED}")

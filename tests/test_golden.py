@@ -4,7 +4,7 @@ tests/expected/ (regenerate on purpose with `python tests/golden.py`)."""
 import json
 
 import pytest
-from golden import EXPECTED, digests, platform_key
+from golden import EXPECTED, digests, earlier, pinned, platform_key
 
 from tfgancomp.deploy import shipped
 
@@ -13,6 +13,18 @@ GOLDEN = json.loads(EXPECTED.read_text())
 
 def test_every_shipped_model_has_golden_files():
     assert set(GOLDEN["models"]) == set(shipped.shipped_models())
+
+
+def test_regenerating_keeps_other_platforms_pixels_of_the_same_model():
+    entry = {"fingerprint": "ab", "decoded_sha256": {"elsewhere": "e"}}
+    found = {"fingerprint": "ab", "decoded_sha256": "here"}
+    assert pinned(found, entry)["decoded_sha256"] == {
+        "elsewhere": "e", platform_key(): "here"}
+    # Under its old name, as after retiring; another model keeps nothing.
+    assert earlier(found, None, {"old-name": entry}) is entry
+    other = dict(found, fingerprint="cd")
+    assert pinned(other, earlier(other, entry, {"x": entry}))[
+        "decoded_sha256"] == {platform_key(): "here"}
 
 
 @pytest.mark.slow
