@@ -2,7 +2,8 @@
 
     python scripts/ship_model.py --run runs/default-mse \\
         --preset default-mse [--description "..."] [--note "..."] \\
-        [--results eval.json --plot eval.png] [--force]
+        [--earlier_run runs/a] [--results eval.json --plot eval.png] \\
+        [--force] [--retire_as NAME]
 
 Exports the run's latest checkpoint to tfgancomp/pretrained/NAME/ (NAME:
 the run's model name, which its files carry) and writes the model card:
@@ -80,18 +81,27 @@ def curve_results(document: dict, name: str) -> dict:
 
 def cumulative(preset: dict, training: dict) -> dict:
     """Steps and hours including those of the shipped model the preset
-    warm-starts from (and its own warm start, as its card says)."""
+    warm-starts from (and its own warm start, as its card says) and of
+    the `earlier_runs` between that model and this run."""
     from tfgancomp.deploy import shipped
     if "init_from" not in preset:
         return {}
     base = shipped.card(preset["init_from"])["training"]
+    runs = [training, *training.get("earlier_runs", [])]
     return {"warm_start": preset["init_from"],
-            "cumulative_steps": training["steps"] + base.get(
+            "cumulative_steps": sum(r["steps"] for r in runs) + base.get(
                 "cumulative_steps", base["steps"]),
             "cumulative_wall_time_hours": round(
-                training["wall_time_hours"] + base.get(
+                sum(r["wall_time_hours"] for r in runs) + base.get(
                     "cumulative_wall_time_hours", base["wall_time_hours"]),
                 2)}
+
+
+def run_facts(run: Path) -> dict:
+    """Steps (of its latest checkpoint) and wall time of a run."""
+    from tfgancomp.training.checkpoints import latest_codec
+    return {"run": run.name, "steps": latest_codec(run)[1],
+            "wall_time_hours": round(wall_time_hours(run), 2)}
 
 
 def main():
@@ -105,6 +115,10 @@ def main():
                                        "preset, if it did")
     parser.add_argument("--data", default="bsds500/train, bsds500/val and "
                         "sun_hays80, downscaled by 2")
+    parser.add_argument("--earlier_run", type=Path, action="append",
+                        default=[], help="a run between the preset's warm "
+                        "start and --run (repeatable, oldest first): its "
+                        "steps and hours count in the cumulative ones")
     parser.add_argument("--results", type=Path,
                         help="JSON of `tfgancomp evaluate` with this model")
     parser.add_argument("--plot", type=Path,
@@ -127,6 +141,9 @@ def main():
         training = {"preset": args.preset}
         if args.note:
             training["note"] = args.note
+        if args.earlier_run:
+            training["earlier_runs"] = [run_facts(r)
+                                        for r in args.earlier_run]
         facts = {"description": args.description or preset["description"],
                  "training": dict(training, data=args.data, steps=step,
                                   wall_time_hours=round(

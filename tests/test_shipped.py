@@ -220,3 +220,12 @@ def test_a_new_decoder_goes_on_decoding_the_files_it_replaces(
         tfgancomp.decompress(old_file, tfgancomp.load_model("tiny"))
     with pytest.raises(ModelError, match="exists"):
         shipped.retire("tiny", "tiny-1", "again")
+
+
+def test_the_card_lists_the_runs_before_the_shipped_one():
+    facts = {"name": "x", "fingerprint": "ab", "config": {},
+             "training": {"steps": 5, "earlier_runs": [
+                 {"run": "rd", "steps": 15000, "wall_time_hours": 0.97}]}}
+    card = shipped.render_card(facts)
+    assert "| earlier runs | run rd, steps 15000, wall_time_hours 0.97 |" in (
+        card)

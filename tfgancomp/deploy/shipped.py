@@ -189,4 +189,6 @@ def _cell(value) -> str:
         return f"{value:.4g}"
     if isinstance(value, dict):
         return ", ".join(f"{k} {_cell(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "; ".join(_cell(v) for v in value)
     return str(value).replace("|", "\\|").replace("\n", " ")
