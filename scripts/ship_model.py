@@ -79,22 +79,30 @@ def curve_results(document: dict, name: str) -> dict:
     return out
 
 
-def cumulative(preset: dict, training: dict) -> dict:
+def cumulative(preset: dict, training: dict, fingerprint: str) -> dict:
     """Steps and hours including those of the shipped model the preset
     warm-starts from (and its own warm start, as its card says) and of
-    the `earlier_runs` between that model and this run."""
+    the `earlier_runs` between that model and this run. Shipped again
+    (say with its results), the model is its own warm start's name: its
+    card's totals less its own runs are then the warm start's."""
     from tfgancomp.deploy import shipped
     if "init_from" not in preset:
         return {}
-    base = shipped.card(preset["init_from"])["training"]
+    card = shipped.card(preset["init_from"])
+    base = card["training"]
+
+    def total(key):
+        own = [base, *base.get("earlier_runs", [])]
+        if card["fingerprint"] != fingerprint:
+            return base.get(f"cumulative_{key}", base[key])
+        return base[f"cumulative_{key}"] - sum(r[key] for r in own)
     runs = [training, *training.get("earlier_runs", [])]
     return {"warm_start": preset["init_from"],
-            "cumulative_steps": sum(r["steps"] for r in runs) + base.get(
-                "cumulative_steps", base["steps"]),
+            "cumulative_steps": sum(r["steps"] for r in runs) + total(
+                "steps"),
             "cumulative_wall_time_hours": round(
-                sum(r["wall_time_hours"] for r in runs) + base.get(
-                    "cumulative_wall_time_hours", base["wall_time_hours"]),
-                2)}
+                sum(r["wall_time_hours"] for r in runs) + total(
+                    "wall_time_hours"), 2)}
 
 
 def run_facts(run: Path) -> dict:
@@ -150,7 +158,8 @@ def main():
                                       wall_time_hours(args.run), 2),
                                   machine=f"{os.cpu_count()} CPU cores, "
                                           "no GPU")}
-        facts["training"].update(cumulative(preset, facts["training"]))
+        facts["training"].update(cumulative(
+            preset, facts["training"], codec.fingerprint().hex()))
         if args.results:
             document = json.loads(args.results.read_text())
             facts["results"] = results(document, codec.model_name)
