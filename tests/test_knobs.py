@@ -61,6 +61,18 @@ def test_knobs_stay_out_of_old_configs_and_are_checked():
         ModelConfig(**TINY, realism="yes")
 
 
+def test_realism_stages_adapt_the_coarsest_nonlinearities_only():
+    assert "realism_stages" not in CONFIG.to_dict()
+    coarse = Codec(ModelConfig(**TINY, realism=True, realism_stages=2))
+    assert list(coarse.synthesis.realism.branches) == ["act_0", "act_1"]
+    assert list(Codec(CONFIG).synthesis.realism.branches) == [
+        "act_0", "act_1", "act_2"]
+    y = tf.random.normal([2, 3, 4, 16])
+    assert coarse.synthesis(y, realism=tf.ones([2])).shape == (2, 48, 64, 3)
+    with pytest.raises(ConfigError, match="realism_stages must be at most 3"):
+        ModelConfig(**TINY, realism=True, realism_stages=4)
+
+
 def test_gains_interpolate_geometrically_between_trained_qualities():
     gains = GainUnits(3, 2)
     gains.log_gain.assign(np.array([[0., 1.], [1., 2.], [3., 2.]])

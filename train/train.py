@@ -213,6 +213,9 @@ flags.DEFINE_integer("qualities", M.qualities,
 flags.DEFINE_bool("realism", M.realism,
                   "Condition the synthesis on a realism weight chosen at "
                   "decode time.")
+flags.DEFINE_integer("realism_stages", M.realism_stages,
+                     "Realism adapters after the N coarsest synthesis "
+                     "nonlinearities only (0: after every one).")
 # Discriminator.
 flags.DEFINE_integer("disc_filters", D.base_filters,
                      "Filters of the discriminator's first layer.")

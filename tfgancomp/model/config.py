@@ -54,6 +54,10 @@ class ModelConfig(Config):
     qualities: int = dataclasses.field(default=0, metadata=OMIT_IF_DEFAULT)
     realism: bool = dataclasses.field(default=False,
                                       metadata=OMIT_IF_DEFAULT)
+    # Realism adapters after the N coarsest synthesis nonlinearities (0:
+    # after every one; the finest stage's draws a grid, BUILD_NOTES.md).
+    realism_stages: int = dataclasses.field(default=0,
+                                            metadata=OMIT_IF_DEFAULT)
 
     def __post_init__(self):
         self.check_integers(("num_filters", "latent_channels",
@@ -77,6 +81,11 @@ class ModelConfig(Config):
                               "least 2")
         if not isinstance(self.realism, bool):
             raise ConfigError("realism must be true or false")
+        self.check_integers(("realism_stages",), minimum=0)
+        stages = self.num_downsamplings - 1 + bool(self.residual_blocks)
+        if self.realism_stages > stages:
+            raise ConfigError(f"realism_stages must be at most {stages}, the "
+                              "synthesis' nonlinearities")
         self.check_choice("norm", NORMS)
         if self.num_scales < 2:
             raise ConfigError("num_scales must be at least 2")

@@ -165,6 +165,8 @@ class SynthesisTransform(LayerStack):
                 adapted[f"act_{i}"] = config.num_filters
         self.realism = None
         if config.realism:
+            if config.realism_stages:
+                adapted = dict(list(adapted.items())[:config.realism_stages])
             with tf.name_scope("synthesis"):
                 self.realism = RealismAdapters(adapted)
 
