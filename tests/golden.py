@@ -77,12 +77,10 @@ def pinned(found: dict, before: dict | None) -> dict:
 
 
 def earlier(found: dict, before: dict | None, old: dict) -> dict | None:
-    """The entry that was pinned for this model: under its name, or under
-    another name with its fingerprint (a model since retired and renamed)."""
-    if before and before.get("fingerprint") == found["fingerprint"]:
-        return before
-    return next((entry for entry in old.values()
-                 if entry.get("fingerprint") == found["fingerprint"]), before)
+    """The entry pinned for this very model: under its name (`before`), or
+    under another name (a model since retired and renamed); else None."""
+    return next((entry for entry in (before, *old.values()) if entry
+                 and entry.get("fingerprint") == found["fingerprint"]), None)
 
 
 def main() -> int:
@@ -96,10 +94,12 @@ def main() -> int:
                  "SHA-256 of its .tfgc for the sample photo, the PSNR of "
                  "the decoded pixels and their SHA-256 per platform",
         "tensorflow": tf.__version__,
-        "models": {name: pinned(found, earlier(found, old.get(name), old))
-                   for name, found in ((name, digests(name)) for name in
-                                       shipped.shipped_models())},
+        "models": {},
     }
+    for name in shipped.shipped_models():
+        found = digests(name)
+        document["models"][name] = pinned(
+            found, earlier(found, old.get(name), old))
     EXPECTED.write_text(json.dumps(document, indent=2) + "\n")
     print(f"wrote {EXPECTED}")
     return 0
