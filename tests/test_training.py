@@ -256,6 +256,17 @@ def test_trainable_codec_holds_the_realism_adapters(tmp_path, batch):
     assert plain.variables_of("codec") == plain.trainable_variables
 
 
+def test_trainable_entropy_trains_the_entropy_models_alone(tmp_path, batch):
+    config = ModelConfig(**TINY, realism=True, entropy_model="channelwise",
+                         num_slices=2)
+    _trains_only(tmp_path, batch, config, "entropy",
+                 lambda codec: codec.entropy.trainable_variables)
+    objective = Objective(config, dataclasses.replace(SHORT,
+                                                      trainable="entropy"))
+    _, realism = objective.knobs(tf.zeros([2, 8, 8, 3]))
+    assert realism.numpy().tolist() == [0.] * 2
+
+
 def test_the_adversarial_lmbda_exponent_leans_towards_low_rates():
     config = dataclasses.replace(SHORT, lmbda=0.001, lmbda_max=0.1)
     model = ModelConfig(**TINY, qualities=3, realism=True)

@@ -153,7 +153,9 @@ flags.DEFINE_float("adversarial_lmbda_exponent",
                    "the low rates get more of them).")
 flags.DEFINE_enum("trainable", T.trainable, TRAINABLE,
                   "What learns: all; codec (all but the realism "
-                  "adapters, at realism 0); decoder (synthesis and "
+                  "adapters, at realism 0); entropy (the entropy models "
+                  "alone, at realism 0: a new entropy model learns a "
+                  "trained model's latents); decoder (synthesis and "
                   "inverse gains: files do not change); realism (the "
                   "realism adapters alone: realism 0 decodes as "
                   "--init_from did).")

@@ -128,7 +128,8 @@ class Codec(tf.keras.Model):
 
     def variables_of(self, part: str) -> list:
         """The trainable weights of `part`: "all"; "codec", all but the
-        realism adapters; "decoder", the synthesis and, with variable rate,
+        realism adapters; "entropy", the entropy models (hyper-transforms
+        and priors); "decoder", the synthesis and, with variable rate,
         the inverse gains; "realism", the realism adapters alone."""
         if part == "all":
             return self.trainable_variables
@@ -137,6 +138,8 @@ class Codec(tf.keras.Model):
                         if self.has_realism else set())
             return [v for v in self.trainable_variables
                     if v.ref() not in adapters]
+        if part == "entropy":
+            return self.entropy.trainable_variables
         if part == "decoder":
             inverse = ([self.gain.log_inverse_gain] if self.variable_rate
                        else [])

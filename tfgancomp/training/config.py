@@ -9,7 +9,7 @@ from tfgancomp.errors import ConfigError
 from tfgancomp.training import losses
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-TRAINABLE = ("all", "codec", "decoder", "realism")
+TRAINABLE = ("all", "codec", "entropy", "decoder", "realism")
 
 
 def parse_schedule(text: str) -> tuple[tuple[int, float], ...]:
@@ -53,7 +53,9 @@ class TrainConfig(Config):
     (entropy models, losses and weights stay float32). `trainable`
     picks what learns: "all"; "codec", all but the realism adapters, at
     realism 0 (a realism model's rate-distortion phase: its adapters
-    wait, unchanged, for the next realism phase); "decoder", the
+    wait, unchanged, for the next realism phase); "entropy", the entropy
+    models alone, at realism 0 (a new entropy model learns the rate of a
+    trained model's latents before the whole codec moves); "decoder", the
     synthesis and inverse gains
     (the encoder, gains and entropy models keep their warm-started weights,
     so files do not change); "realism", the realism adapters alone, so

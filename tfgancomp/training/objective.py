@@ -33,7 +33,8 @@ class Objective:
         quality = realism = None
         if self.model_config.variable_rate:
             quality = tf.random.uniform([batch])
-        if self.model_config.realism and self.config.trainable == "codec":
+        if self.model_config.realism and self.config.trainable in (
+                "codec", "entropy"):
             realism = tf.zeros([batch])  # the adapters are not learning
         elif self.model_config.realism:
             # A sixth of the examples at each end, the settings used most.
