@@ -185,12 +185,16 @@ def _upscale_to(image, patch_size: int):
     return tf.cond(scale > 1.0, upscale, lambda: image)
 
 
-def random_patch(image, patch_size: int):
+def random_patch(image, patch_size: int, seed):
     """A random crop, flipped at random; images smaller than the patch are
-    upscaled first. Values stay in [0, 255], as float32."""
+    upscaled first. Values stay in [0, 255], as float32. Stateless: the
+    int64 [2] `seed` alone decides, so parallel maps stay reproducible."""
     image = _upscale_to(image, patch_size)
-    image = tf.image.random_crop(image, [patch_size, patch_size, 3])
-    return tf.image.random_flip_left_right(image)
+    crop_seed, flip_seed = tf.unstack(
+        tf.random.experimental.stateless_split(seed, 2))
+    image = tf.image.stateless_random_crop(
+        image, [patch_size, patch_size, 3], crop_seed)
+    return tf.image.stateless_random_flip_left_right(image, flip_seed)
 
 
 def central_patch(image, patch_size: int):
@@ -303,8 +307,11 @@ def _random_patches(images: tf.data.Dataset, config: DataConfig):
     if config.cache:
         images = images.cache().shuffle(config.shuffle_buffer)
     patch = config.patch_size
-    return images.repeat().map(lambda x: random_patch(x, patch) / 255.,
-                               num_parallel_calls=tf.data.AUTOTUNE)
+    # A seed per crop from one random stream (the global seed's, if set).
+    seeds = tf.data.Dataset.random().batch(2)
+    return tf.data.Dataset.zip((images.repeat(), seeds)).map(
+        lambda x, seed: random_patch(x, patch, seed) / 255.,
+        num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def train_dataset(config: DataConfig) -> tf.data.Dataset:
