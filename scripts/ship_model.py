@@ -90,19 +90,16 @@ def cumulative(preset: dict, training: dict, fingerprint: str) -> dict:
         return {}
     card = shipped.card(preset["init_from"])
     base = card["training"]
+    runs = [training, *training.get("earlier_runs", [])]
 
     def total(key):
-        own = [base, *base.get("earlier_runs", [])]
-        if card["fingerprint"] != fingerprint:
-            return base.get(f"cumulative_{key}", base[key])
-        return base[f"cumulative_{key}"] - sum(r[key] for r in own)
-    runs = [training, *training.get("earlier_runs", [])]
+        start = base.get(f"cumulative_{key}", base[key])
+        if card["fingerprint"] == fingerprint:  # its own card: less its runs
+            start -= sum(r[key] for r in [base, *base.get("earlier_runs", [])])
+        return sum(r[key] for r in runs) + start
     return {"warm_start": preset["init_from"],
-            "cumulative_steps": sum(r["steps"] for r in runs) + total(
-                "steps"),
-            "cumulative_wall_time_hours": round(
-                sum(r["wall_time_hours"] for r in runs) + total(
-                    "wall_time_hours"), 2)}
+            "cumulative_steps": total("steps"),
+            "cumulative_wall_time_hours": round(total("wall_time_hours"), 2)}
 
 
 def run_facts(run: Path) -> dict:

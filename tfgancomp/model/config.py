@@ -55,7 +55,7 @@ class ModelConfig(Config):
     realism: bool = dataclasses.field(default=False,
                                       metadata=OMIT_IF_DEFAULT)
     # Realism adapters after the N coarsest synthesis nonlinearities (0:
-    # after every one; the finest stage's draws a grid, BUILD_NOTES.md).
+    # after every one; tried against realism 1's grid, BUILD_NOTES.md).
     realism_stages: int = dataclasses.field(default=0,
                                             metadata=OMIT_IF_DEFAULT)
 
