@@ -159,6 +159,11 @@ flags.DEFINE_enum("trainable", T.trainable, TRAINABLE,
                   "inverse gains: files do not change); realism (the "
                   "realism adapters alone: realism 0 decodes as "
                   "--init_from did).")
+flags.DEFINE_bool("revive_latents", T.revive_latents,
+                  "Give the latent channels whose gains the warm start "
+                  "switched off (below a tenth of the median gain at the "
+                  "top quality) the other channels' gains again, cutting "
+                  "what the synthesis reads from them.")
 # Output.
 flags.DEFINE_string("model_dir", None,
                     "Where checkpoints, summaries and the trained model go; "
@@ -267,6 +272,9 @@ def main(argv):
         elif FLAGS.init_from:
             print(f"{len(trainer.warm_started)} variables from "
                   f"{FLAGS.init_from}", file=sys.stderr)
+            if trainer.revived:
+                print(f"revived {len(trainer.revived)} latent channels: "
+                      f"{trainer.revived}", file=sys.stderr)
             fresh = trainer.fresh_after_warm_start()
             if fresh:
                 print(f"starting afresh (not in {FLAGS.init_from}): "

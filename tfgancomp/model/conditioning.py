@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -67,6 +68,25 @@ class GainUnits(tf.keras.layers.Layer):
         ones = tf.ones_like(self.log_gain)
         self.log_gain.assign(ones * log_gains)
         self.log_inverse_gain.assign(-ones * log_gains)
+
+    def switched_off(self, ratio: float = 0.1):
+        """bool [C]: the channels whose gain at the top quality is below
+        `ratio` times the median channel's there. Their latents round to
+        the prior's mean at every quality: capacity the model pays for and
+        never uses (BUILD_NOTES.md, "Run 8")."""
+        top = self.log_gain[-1] * self.SPEED
+        median = np.median(top.numpy())
+        return (top < median + np.log(ratio)).numpy()
+
+    def revive(self, channels):
+        """Gives `channels` (bool [C]) at each trained quality the median
+        gain and inverse gain of the other channels there."""
+        channels = np.asarray(channels)
+        for table in (self.log_gain, self.log_inverse_gain):
+            values = table.numpy()
+            median = np.median(values[:, ~channels], axis=1)
+            values[:, channels] = median[:, None]
+            table.assign(values)
 
     def _interpolate(self, table, quality):
         position = tf.clip_by_value(quality, 0., 1.) * (self.qualities - 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from tfgancomp.configuration import Config
+from tfgancomp.configuration import OMIT_IF_DEFAULT, Config
 from tfgancomp.errors import ConfigError
 from tfgancomp.training import losses
 
@@ -60,7 +60,8 @@ class TrainConfig(Config):
     (the encoder, gains and entropy models keep their warm-started weights,
     so files do not change); "realism", the realism adapters alone, so
     that realism 0 also decodes exactly as the warm start did (the realism
-    phase).
+    phase). `revive_latents` switches the latent channels the warm start's
+    gains switched off back on (`revival.py`).
     """
 
     KIND = "training"
@@ -89,6 +90,9 @@ class TrainConfig(Config):
     jit_compile: bool = False
     trainable: str = "all"
     adversarial_lmbda_exponent: float = 1.0
+    # Out of the JSON while false, so that older runs still resume.
+    revive_latents: bool = dataclasses.field(default=False,
+                                             metadata=OMIT_IF_DEFAULT)
 
     def __post_init__(self):
         self.check_numbers(("lmbda", "learning_rate", "disc_learning_rate",
@@ -107,6 +111,8 @@ class TrainConfig(Config):
             raise ConfigError("adversarial_lmbda_exponent must be in [0, 1]")
         self.check_choice("precision", PRECISIONS)
         self.check_choice("trainable", TRAINABLE)
+        if not isinstance(self.revive_latents, bool):
+            raise ConfigError("revive_latents must be true or false")
         # Built once here so that a bad spec fails before any work.
         parse_schedule(self.learning_rate_schedule)
         losses.Distortion(self.distortion)

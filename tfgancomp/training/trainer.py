@@ -41,6 +41,7 @@ from tfgancomp.training.discriminator import (
     MultiScaleDiscriminator,
 )
 from tfgancomp.training.objective import Objective
+from tfgancomp.training.revival import revive_latents
 
 
 def _optimizer(learning_rate, clip_norm, precision, variables):
@@ -94,6 +95,7 @@ class Trainer:
             tf.keras.mixed_precision.set_global_policy("float32")
         self.warm_started = []  # the variables init_from gave
         self.resumed_from = None  # the checkpoint a resumed run restored
+        self.revived = []  # the latent channels revive_latents revived
         self._learning_rate = None  # the codec's, as last assigned
         self._restore(init_from)
         self._steps, self._writers = {}, {}
@@ -153,6 +155,8 @@ class Trainer:
                 self.codec.gain.log_gain.name not in self.warm_started):
             self.codec.gain.initialize(
                 self.objective.initial_log_gains(reference))
+        if self.train_config.revive_latents:
+            self.revived = revive_latents(self.codec)
 
     def fresh_after_warm_start(self) -> list[str]:
         """The codec variables a warm start did not give, e.g. the side

@@ -1,0 +1,82 @@
+"""Reviving the latent channels that gain units switched off."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import TINY
+
+from tfgancomp.deploy import store
+from tfgancomp.errors import ConfigError
+from tfgancomp.model.codec import Codec
+from tfgancomp.model.config import ModelConfig
+from tfgancomp.training.config import TrainConfig
+from tfgancomp.training.revival import revive_latents
+from tfgancomp.training.trainer import Trainer
+
+CONFIG = ModelConfig(**TINY, qualities=3)
+OFF = 2  # the channel switched off
+
+
+def switched_off_codec(config=CONFIG):
+    """A random variable-rate codec whose gains keep channel OFF at a
+    hundredth of the others' at every quality."""
+    tf.keras.utils.set_random_seed(3)
+    codec = Codec(config)
+    codec.gain.initialize([-1., 0., 1.])
+    log_gain = codec.gain.log_gain.numpy()
+    log_gain[:, OFF] -= np.log(100.) / codec.gain.SPEED
+    codec.gain.log_gain.assign(log_gain)
+    return codec
+
+
+def test_gains_find_and_revive_the_channels_they_switched_off():
+    gain = switched_off_codec().gain
+    assert np.flatnonzero(gain.switched_off()).tolist() == [OFF]
+    gain.revive(gain.switched_off())
+    assert not gain.switched_off().any()
+    for table in (gain.log_gain, gain.log_inverse_gain):
+        values = table.numpy()
+        others = np.delete(values, OFF, axis=1)
+        np.testing.assert_allclose(values[:, OFF], np.median(others, axis=1))
+
+
+def test_a_revived_channel_starts_unread_under_a_fresh_prior():
+    codec = switched_off_codec()
+    assert revive_latents(codec) == [OFF]
+    assert revive_latents(codec) == []  # nothing left to revive
+    y = tf.random.normal([1, 8, 8, CONFIG.latent_channels])
+    moved = y + 5. * tf.one_hot(OFF, CONFIG.latent_channels)
+    # Neither the synthesis nor the hyper-analysis reads the channel yet,
+    for transform in (codec.synthesis, codec.entropy.side_latents):
+        np.testing.assert_array_equal(transform(y).numpy(),
+                                      transform(moved).numpy())
+    # and its prior is a fresh model's whatever the side latents say.
+    z = tf.random.normal([1, 2, 2, CONFIG.hyper_channels])
+    mean, scale_index = codec.entropy.prior(z, [8, 8], discrete=False)
+    np.testing.assert_array_equal(mean[..., OFF].numpy(), 0.)
+    np.testing.assert_allclose(scale_index[..., OFF].numpy(),
+                               CONFIG.initial_scale_index, rtol=1e-6)
+    assert np.ptp(scale_index[..., OFF + 1].numpy()) > 0
+
+
+def test_only_a_variable_rate_hyperprior_model_revives():
+    with pytest.raises(ConfigError, match="variable-rate"):
+        revive_latents(Codec(ModelConfig(**TINY)))
+    channelwise = ModelConfig(**TINY, qualities=3,
+                              entropy_model="channelwise", num_slices=2)
+    with pytest.raises(ConfigError, match="hyperprior"):
+        revive_latents(switched_off_codec(channelwise))
+
+
+def test_a_warm_started_run_revives_on_request(tmp_path):
+    codec = switched_off_codec()
+    codec.fix_tables()
+    source = store.save_codec(codec, tmp_path / "source", "off")
+    train = TrainConfig(lmbda=0.001, lmbda_max=0.05, max_steps=1)
+    kept = Trainer(tmp_path / "kept", CONFIG, train, init_from=source)
+    assert kept.revived == [] and kept.codec.gain.switched_off()[OFF]
+    revived = Trainer(tmp_path / "revived", CONFIG, TrainConfig(
+        **dict(train.to_dict(), revive_latents=True)), init_from=source)
+    assert revived.revived == [OFF]
+    assert not revived.codec.gain.switched_off().any()
+    assert "revive_latents" not in train.to_dict()
