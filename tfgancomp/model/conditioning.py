@@ -73,7 +73,7 @@ class GainUnits(tf.keras.layers.Layer):
         """bool [C]: the channels whose gain at the top quality is below
         `ratio` times the median channel's there. Their latents round to
         the prior's mean at every quality: capacity the model pays for and
-        never uses (BUILD_NOTES.md, "Run 8")."""
+        never uses (BUILD_NOTES.md, "Run 9")."""
         top = self.log_gain[-1] * self.SPEED
         median = np.median(top.numpy())
         return (top < median + np.log(ratio)).numpy()

@@ -2,9 +2,9 @@
 
 A variable-rate model warm-started from a low-rate one can learn gains that
 shrink some latent channels to nothing at every quality, the top one too:
-their latents always round to the prior's mean, so the high qualities code
-with fewer channels than the model has and their PSNR levels off however
-many bits they spend (BUILD_NOTES.md, "Run 8"). Reviving such a channel
+their latents always round to the prior's mean, so even the top quality
+codes with fewer channels than the model has, and no gradient turns them
+back on (BUILD_NOTES.md, "Run 9"). Reviving such a channel
 gives it the other channels' gains, and cuts what the synthesis and the
 hyper-analysis read from it, so that decoding and the other channels' rates
 start where they were and training decides what the channel carries.
