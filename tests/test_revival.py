@@ -1,5 +1,7 @@
 """Reviving the latent channels that gain units switched off."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -75,8 +77,8 @@ def test_a_warm_started_run_revives_on_request(tmp_path):
     train = TrainConfig(lmbda=0.001, lmbda_max=0.05, max_steps=1)
     kept = Trainer(tmp_path / "kept", CONFIG, train, init_from=source)
     assert kept.revived == [] and kept.codec.gain.switched_off()[OFF]
-    revived = Trainer(tmp_path / "revived", CONFIG, TrainConfig(
-        **dict(train.to_dict(), revive_latents=True)), init_from=source)
+    revived = Trainer(tmp_path / "revived", CONFIG, dataclasses.replace(
+        train, revive_latents=True), init_from=source)
     assert revived.revived == [OFF]
     assert not revived.codec.gain.switched_off().any()
     assert "revive_latents" not in train.to_dict()
