@@ -62,6 +62,14 @@ class Config:
                         f"an integer of at least {minimum}")
                 raise ConfigError(f"{name} must be {what}, got {value!r}")
 
+    def check_booleans(self, names):
+        """ConfigError unless each field is true or false."""
+        for name in names:
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise ConfigError(f"{name} must be true or false, got "
+                                  f"{value!r}")
+
     def check_choice(self, name: str, choices):
         """ConfigError unless the field is one of `choices`."""
         value = getattr(self, name)

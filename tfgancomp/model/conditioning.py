@@ -74,9 +74,8 @@ class GainUnits(tf.keras.layers.Layer):
         `ratio` times the median channel's there. Their latents round to
         the prior's mean at every quality: capacity the model pays for and
         never uses (BUILD_NOTES.md, "Run 9")."""
-        top = self.log_gain[-1] * self.SPEED
-        median = np.median(top.numpy())
-        return (top < median + np.log(ratio)).numpy()
+        top = self.log_gain[-1].numpy() * self.SPEED
+        return top < np.median(top) + np.log(ratio)
 
     def revive(self, channels):
         """Gives `channels` (bool [C]) at each trained quality the median

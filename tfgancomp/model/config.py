@@ -79,8 +79,7 @@ class ModelConfig(Config):
         if self.qualities == 1:
             raise ConfigError("qualities must be 0 (one fixed rate) or at "
                               "least 2")
-        if not isinstance(self.realism, bool):
-            raise ConfigError("realism must be true or false")
+        self.check_booleans(("realism",))
         self.check_integers(("realism_stages",), minimum=0)
         stages = self.num_downsamplings - 1 + bool(self.residual_blocks)
         if self.realism_stages > stages:

@@ -8,6 +8,7 @@ to a multiple of the stride; callers crop to the true size.
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
 
@@ -212,9 +213,23 @@ class HyperSynthesis(LayerStack):
         for i in range(config.hyper_downsamplings):
             self.add(_deconv(config.hyper_filters, config.kernel_size,
                              name=f"deconv_{i}", activation="relu"))
-        bias = [0.0] * config.latent_channels + (
-            [config.initial_scale_index] * config.latent_channels)
+        self.initial_bias = np.array(
+            [0.0] * config.latent_channels +
+            [config.initial_scale_index] * config.latent_channels,
+            np.float32)
         self.add(tf.keras.layers.Conv2D(
             2 * config.latent_channels, 3, padding="same", name="conv_out",
             dtype="float32",  # means and scales as exact as the latents
-            bias_initializer=tf.keras.initializers.Constant(bias)))
+            bias_initializer=tf.keras.initializers.Constant(
+                self.initial_bias)))
+
+    def restart_channels(self, channels) -> None:
+        """Predicts for latent `channels` (bool [C]) what a fresh
+        hyper-synthesis does, whatever ẑ: mean 0, scale 1."""
+        out = self.stack[-1]
+        outputs = np.concatenate([channels, channels])  # means, scales
+        kernel, bias = out.kernel.numpy(), out.bias.numpy()
+        kernel[..., outputs] = 0.
+        bias[outputs] = self.initial_bias[outputs]
+        out.kernel.assign(kernel)
+        out.bias.assign(bias)

@@ -111,8 +111,7 @@ class TrainConfig(Config):
             raise ConfigError("adversarial_lmbda_exponent must be in [0, 1]")
         self.check_choice("precision", PRECISIONS)
         self.check_choice("trainable", TRAINABLE)
-        if not isinstance(self.revive_latents, bool):
-            raise ConfigError("revive_latents must be true or false")
+        self.check_booleans(("revive_latents",))
         # Built once here so that a bad spec fails before any work.
         parse_schedule(self.learning_rate_schedule)
         losses.Distortion(self.distortion)

@@ -20,7 +20,6 @@ import dataclasses
 import tensorflow as tf
 
 from tfgancomp.configuration import Config
-from tfgancomp.errors import ConfigError
 from tfgancomp.model.transforms import LayerStack
 
 LEAK = 0.2
@@ -46,10 +45,7 @@ class DiscriminatorConfig(Config):
     def __post_init__(self):
         self.check_integers(("base_filters", "num_scales",
                              "latent_projection_channels"))
-        if not isinstance(self.spectral_norm, bool):
-            raise ConfigError(
-                f"spectral_norm must be true or false, "
-                f"got {self.spectral_norm!r}")
+        self.check_booleans(("spectral_norm",))
 
 
 class SpectralNorm(tf.keras.layers.Wrapper):

@@ -33,22 +33,6 @@ def _first_convolution(stack) -> tf.keras.layers.Layer:
     return next(layer for layer in stack.stack if hasattr(layer, "kernel"))
 
 
-def _restart_prior(hyper_synthesis, channels, scale_index: float) -> None:
-    """The hyper-synthesis predicts for `channels` what a fresh one does,
-    whatever ẑ: mean 0 and `scale_index` (the index of scale 1).
-    Left as it was, it would predict the tiny scales of latents that were
-    always 0, and the first steps would cost hundreds of bits per latent."""
-    out = hyper_synthesis.stack[-1]  # means, then scale indexes
-    count = out.kernel.shape[-1] // 2
-    outputs = np.concatenate([channels, channels])
-    kernel, bias = out.kernel.numpy(), out.bias.numpy()
-    kernel[..., outputs] = 0.
-    bias[outputs] = np.concatenate([np.zeros(count),
-                                    np.full(count, scale_index)])[outputs]
-    out.kernel.assign(kernel)
-    out.bias.assign(bias)
-
-
 def revive_latents(codec, ratio: float = 0.1) -> list[int]:
     """Revives the latent channels `GainUnits.switched_off(ratio)` finds;
     returns their indices."""
@@ -63,6 +47,8 @@ def revive_latents(codec, ratio: float = 0.1) -> list[int]:
     codec.gain.revive(channels)
     _cut_inputs(_first_convolution(codec.synthesis), channels)
     _cut_inputs(_first_convolution(codec.entropy.hyper_analysis), channels)
-    _restart_prior(codec.entropy.hyper_synthesis, channels,
-                   codec.config.initial_scale_index)
+    # Left as it was, the prior would predict the tiny scales of latents
+    # that were always 0, and the first steps would cost hundreds of bits
+    # per latent.
+    codec.entropy.hyper_synthesis.restart_channels(channels)
     return np.flatnonzero(channels).tolist()
