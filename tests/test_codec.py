@@ -1,5 +1,6 @@
 """The codec through the Python API: shapes, determinism, rate, identity."""
 
+import dataclasses
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import tensorflow as tf
 from conftest import TINY, photo_like
 
 import tfgancomp
+from tfgancomp.deploy.warm_start import copy_weights
 from tfgancomp.evaluation import metrics
 from tfgancomp.formats import bitstream
 from tfgancomp.model.codec import Codec
@@ -131,3 +133,21 @@ def test_a_side_prior_lost_with_its_tables_kept_is_fitted_back():
     estimate = float(codec(x).side_bits[0]) / 8
     assert abs(estimate - len(side_string.numpy())) <= max(
         4, 0.1 * len(side_string.numpy()))
+
+
+def test_stage_blocks_added_to_a_trained_synthesis_start_as_it_was():
+    tf.keras.utils.set_random_seed(3)
+    config = ModelConfig(**TINY, qualities=2, realism=True)
+    base = Codec(config)
+    grown = Codec(dataclasses.replace(config, stage_blocks=(16, 8, 4)))
+    images = tf.random.uniform([1, 48, 64, 3])
+    for codec in (base, grown):
+        codec(images, quality=0.5, realism=0.)
+    copied, kept = copy_weights({v.name: v for v in base.variables},
+                                grown.variables)
+    assert kept and all("stage_block" in name for name in kept)
+    y_hat = tf.round(base.analyze(images, 0.5))
+    for realism in (0., 1.):
+        np.testing.assert_array_equal(
+            grown.reconstruct(y_hat, (48, 64), 0.5, realism),
+            base.reconstruct(y_hat, (48, 64), 0.5, realism))

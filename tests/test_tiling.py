@@ -79,3 +79,21 @@ def test_a_channelwise_model_codes_in_tiles():
     whole, tiles = (np.asarray(api.decompress(d, codec))
                     for d in (untiled, tiled))
     assert abs(_psnr(IMAGE, tiles) - _psnr(IMAGE, whole)) < 0.05
+
+
+def test_the_halo_covers_stage_blocks_and_realism_adapters():
+    tf.keras.utils.set_random_seed(6)
+    config = ModelConfig(**TINY, qualities=2, realism=True,
+                         stage_blocks=(8, 8, 8))
+    assert tiling.synthesis_halo(config) > tiling.synthesis_halo(
+        ModelConfig(**TINY))
+    codec = Codec(config)
+    codec(tf.zeros([1, 64, 64, 3]), quality=0.5, realism=0.)
+    for variable in codec.synthesis.variables:  # blocks and adapters on
+        if "kernel" in variable.name and not np.any(variable.numpy()):
+            variable.assign(tf.random.normal(variable.shape, stddev=0.1))
+    y_hat = np.round(np.random.default_rng(0).normal(
+        0, 3, (40, 36, TINY["latent_channels"]))).astype(np.float32)
+    whole, tiles = (tiling.synthesize(codec, y_hat, (640, 576), tile, 0.5, 1.)
+                    for tile in (64, 8))
+    assert np.abs(whole.astype(int) - tiles.astype(int)).max() <= 1

@@ -93,9 +93,11 @@ def test_flags_reach_the_configs():
                  "--disc_steps=2", "--warmup_steps=7",
                  "--precision=mixed_bfloat16", "--jit_compile",
                  "--norm=channel", "--residual_blocks=2",
+                 "--stage_blocks=96", "--stage_blocks=32",
                  "--disc_scales=1", "--patch_size=32", "--batch_size=4"])
     model, disc, train, data = train_script.configs()
     assert (model.norm, model.residual_blocks) == ("channel", 2)
+    assert model.stage_blocks == (96, 32)
     assert disc.num_scales == 1
     assert (train.lmbda, train.distortion, train.target_bpp) == (
         0.02, "mse:0.5,l1:0.5", 0.3)

@@ -223,6 +223,11 @@ flags.DEFINE_bool("realism", M.realism,
 flags.DEFINE_integer("realism_stages", M.realism_stages,
                      "Realism adapters after the N coarsest synthesis "
                      "nonlinearities only (0: after every one).")
+flags.DEFINE_multi_integer("stage_blocks", list(M.stage_blocks),
+                           "Hidden channels of a residual block after each "
+                           "synthesis upsampling stage but the last, "
+                           "coarsest first; one flag per stage "
+                           "(--stage_blocks=96 --stage_blocks=32).")
 # Discriminator.
 flags.DEFINE_integer("disc_filters", D.base_filters,
                      "Filters of the discriminator's first layer.")

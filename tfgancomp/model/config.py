@@ -58,6 +58,11 @@ class ModelConfig(Config):
     # after every one; tried against realism 1's grid, BUILD_NOTES.md).
     realism_stages: int = dataclasses.field(default=0,
                                             metadata=OMIT_IF_DEFAULT)
+    # Hidden channels of a residual block after each synthesis upsampling
+    # stage but the last, coarsest first (0 or left out: none); capacity
+    # at the fine scales that a warm start can add (BUILD_NOTES.md, run 10).
+    stage_blocks: tuple = dataclasses.field(default=(),
+                                            metadata=OMIT_IF_DEFAULT)
 
     def __post_init__(self):
         self.check_integers(("num_filters", "latent_channels",
@@ -85,11 +90,31 @@ class ModelConfig(Config):
         if self.realism_stages > stages:
             raise ConfigError(f"realism_stages must be at most {stages}, the "
                               "synthesis' nonlinearities")
+        self._check_stage_blocks()
         self.check_choice("norm", NORMS)
         if self.num_scales < 2:
             raise ConfigError("num_scales must be at least 2")
         if not 0 < self.scale_min < self.scale_max:
             raise ConfigError("need 0 < scale_min < scale_max")
+
+    def _check_stage_blocks(self):
+        blocks = self.stage_blocks
+        if not isinstance(blocks, (list, tuple)) or any(
+                not isinstance(n, int) or isinstance(n, bool) or n < 0
+                for n in blocks):
+            raise ConfigError("stage_blocks must be a list of integers of "
+                              f"at least 0, got {blocks!r}")
+        if len(blocks) > self.num_downsamplings - 1:
+            raise ConfigError(f"stage_blocks must have at most "
+                              f"{self.num_downsamplings - 1} entries, the "
+                              "synthesis' upsampling stages but the last")
+        object.__setattr__(self, "stage_blocks", tuple(blocks))
+
+    def stage_block(self, stage: int) -> int:
+        """Hidden channels of the block after upsampling stage `stage` (0:
+        none)."""
+        blocks = self.stage_blocks
+        return blocks[stage] if stage < len(blocks) else 0
 
     @property
     def variable_rate(self) -> bool:

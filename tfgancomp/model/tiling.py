@@ -30,6 +30,8 @@ pixel, 2 for the default model) and the reconstruction.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
@@ -47,11 +49,20 @@ END_MARK = (3., -5., 7., -1.)  # latent offsets from the mean
 
 def synthesis_halo(config: ModelConfig) -> int:
     """Latents of ŷ around a tile its synthesis sees: a latent more than
-    the reach of its upsampling stack (each 5×5 transposed convolution of
-    stride 2 reaches one position of its input: 1 + 1/2 + 1/4 + … latents)
-    and of any residual blocks (two 3×3 convolutions each, one before)."""
-    blocks = config.residual_blocks
-    return 3 + (2 * blocks + 1 if blocks else 0)
+    its reach. Each 5×5 transposed convolution of stride 2 reaches one
+    position of its input (1 + 1/2 + 1/4 + … latents); each pair of 3×3
+    convolutions (a residual block, a realism adapter) reaches two
+    positions of its feature map, at 2**(i + 1) positions per latent after
+    upsampling stage i; residual blocks at latent resolution have one
+    3×3 convolution before them."""
+    depth = config.num_downsamplings
+    reach = sum(0.5 ** i for i in range(depth))
+    if config.residual_blocks:
+        reach += 2 * config.residual_blocks + 1
+    for stage in range(depth - 1):
+        pairs = bool(config.stage_block(stage)) + bool(config.realism)
+        reach += pairs * 2 / 2 ** (stage + 1)
+    return 1 + math.ceil(reach)
 
 
 def tile_for(config: ModelConfig, height: int, width: int,

@@ -81,15 +81,17 @@ def _nonlinearity(norm: str, inverse: bool,
     if norm == "gdn":
         return tfc.GDN(inverse=inverse, name=name)
     if norm == "channel":
-        return LayerStack([ChannelNorm(), tf.keras.layers.ReLU()], name=name)
+        return LayerStack([ChannelNorm(name="norm"),
+                           tf.keras.layers.ReLU(name="relu")], name=name)
     return tf.keras.layers.ReLU(name=name)
 
 
 def _conv(filters, kernel_size, strides=1, name=None, activation=None,
-          dtype=None):
+          dtype=None, kernel_initializer="glorot_uniform"):
     return tf.keras.layers.Conv2D(
         filters, kernel_size, strides=strides, padding="same",
-        activation=activation, name=name, dtype=dtype)
+        activation=activation, name=name, dtype=dtype,
+        kernel_initializer=kernel_initializer)
 
 
 def _deconv(filters, kernel_size, name=None, activation=None):
@@ -99,17 +101,26 @@ def _deconv(filters, kernel_size, name=None, activation=None):
 
 
 class ResidualBlock(tf.keras.layers.Layer):
-    """conv → norm → ReLU → conv → norm, plus the input (HiFiC's generator)."""
+    """conv → norm → ReLU → conv → norm, plus the input (HiFiC's generator).
 
-    def __init__(self, filters: int, norm: str, **kwargs):
+    `hidden` channels between the two 3×3 convolutions (default: as many as
+    the input). With `zero_start` the last convolution starts at zero, so
+    that the block starts as the identity: added to a trained synthesis, it
+    decodes exactly as before until training moves it.
+    """
+
+    def __init__(self, filters: int, norm: str, hidden: int | None = None,
+                 zero_start: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.filters = filters
         self.norm = norm
         self.body = LayerStack([
-            _conv(filters, 3, name="conv_0"),
+            _conv(hidden or filters, 3, name="conv_0"),
             _nonlinearity(norm, inverse=True, name="act"),
-            _conv(filters, 3, name="conv_1"),
-        ] + ([ChannelNorm()] if norm == "channel" else []))
+            _conv(filters, 3, name="conv_1", kernel_initializer=(
+                "zeros" if zero_start else "glorot_uniform")),
+        ] + ([ChannelNorm(name="norm")] if norm == "channel" else []),
+            name="body")
 
     def build(self, input_shape):
         self.body.build(input_shape)
@@ -142,8 +153,10 @@ class AnalysisTransform(LayerStack):
 class SynthesisTransform(LayerStack):
     """Decoder and GAN generator: latents → RGB, nominally in [0, 1].
 
-    With `config.realism`, every nonlinearity's output gains a residual
-    scaled by the realism r of each example (`conditioning.RealismAdapters`).
+    With `config.stage_blocks`, a residual block (`ResidualBlock`, ReLU,
+    starting as the identity) follows upsampling stages. With
+    `config.realism`, every nonlinearity's output gains a residual scaled
+    by the realism r of each example (`conditioning.RealismAdapters`).
     """
 
     def __init__(self, config: ModelConfig):
@@ -164,6 +177,10 @@ class SynthesisTransform(LayerStack):
             if not last:
                 self.add(_nonlinearity(config.norm, True, f"act_{i}"))
                 adapted[f"act_{i}"] = config.num_filters
+                if config.stage_block(i):
+                    self.add(ResidualBlock(
+                        config.num_filters, "none", config.stage_block(i),
+                        zero_start=True, name=f"stage_block_{i}"))
         self.realism = None
         if config.realism:
             if config.realism_stages:
