@@ -14,6 +14,7 @@ from conftest import TINY, photo_like
 from PIL import Image
 
 from tfgancomp.cli import main as cli
+from tfgancomp.model.config import ModelConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "train" / "train.py"
@@ -146,7 +147,8 @@ def test_every_preset_gives_valid_configs_and_a_shipped_warm_start(name):
                  f"--preset={name}"])
     model, disc, train, data = train_script.configs()
     preset = presets.load(name)
-    assert model.to_dict() == dict(model.to_dict(), **preset["model"])
+    assert model == ModelConfig.from_dict(dict(model.to_dict(),
+                                               **preset["model"]))
     assert train.lmbda == preset["train"]["lmbda"]
     if "init_from" in preset:  # else trained from scratch
         assert flags.FLAGS.init_from in shipped.shipped_models()
