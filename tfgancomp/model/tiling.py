@@ -53,12 +53,12 @@ def synthesis_halo(config: ModelConfig) -> int:
     position of its input (1 + 1/2 + 1/4 + … latents); each pair of 3×3
     convolutions (a residual block, a realism adapter) reaches two
     positions of its feature map, at 2**(i + 1) positions per latent after
-    upsampling stage i; residual blocks at latent resolution have one
-    3×3 convolution before them."""
+    upsampling stage i, at one per latent before the first; residual
+    blocks at latent resolution have one 3×3 convolution before them."""
     depth = config.num_downsamplings
     reach = sum(0.5 ** i for i in range(depth))
     if config.residual_blocks:
-        reach += 2 * config.residual_blocks + 1
+        reach += 1 + 2 * (config.residual_blocks + config.realism)
     for stage in range(depth - 1):
         pairs = bool(config.stage_block(stage)) + bool(config.realism)
         reach += pairs * 2 / 2 ** (stage + 1)

@@ -177,10 +177,11 @@ class SynthesisTransform(LayerStack):
             if not last:
                 self.add(_nonlinearity(config.norm, True, f"act_{i}"))
                 adapted[f"act_{i}"] = config.num_filters
-                if config.stage_block(i):
+                hidden = config.stage_block(i)
+                if hidden:
                     self.add(ResidualBlock(
-                        config.num_filters, "none", config.stage_block(i),
-                        zero_start=True, name=f"stage_block_{i}"))
+                        config.num_filters, "none", hidden, zero_start=True,
+                        name=f"stage_block_{i}"))
         self.realism = None
         if config.realism:
             if config.realism_stages:
