@@ -61,15 +61,20 @@ def results(document: dict, name: str) -> dict:
 
 def curve_results(document: dict, name: str) -> dict:
     """BD-rate of each curve of model `name` (one per realism) against
-    each classical codec, and its means (bpp, PSNR, MS-SSIM, detail,
+    each classical codec (over all rates both cover, and within the
+    evaluation's rate window), and its means (bpp, PSNR, MS-SSIM, detail,
     milliseconds) per setting."""
     curves = [c["name"] for c in document["codecs"]
               if c["name"] == name or c["name"].startswith(f"{name} r=")]
     out = {}
-    for entry in document["bd"]:
-        if entry["test"] in curves and entry["bd_rate_percent"] is not None:
-            out[f"BD-rate of {entry['test']} vs {entry['anchor']} "
-                "percent"] = entry["bd_rate_percent"]
+    low, high = document["bd_window_bpp"]
+    for entry in (e for e in document["bd"] if e["test"] in curves):
+        label = f"BD-rate of {entry['test']} vs {entry['anchor']}"
+        for field, suffix in (("bd_rate_percent", ""),
+                              ("bd_rate_window_percent",
+                               f", {low:g} to {high:g} bpp")):
+            if entry[field] is not None:
+                out[f"{label}{suffix} percent"] = entry[field]
     for means in document["means"]:
         if means["codec"] in curves:
             out[means["setting"].split("=", 1)[1]] = {

@@ -59,6 +59,34 @@ def test_hand_computation_on_straight_lines():
     assert bd_psnr(rates, anchor, rates, test) == pytest.approx(1, abs=1e-9)
 
 
+def test_a_rate_window_counts_only_the_rates_inside_it():
+    """Anchor: PSNR = 10·log10(r) + 30 on rates 1..16. Test: the same line
+    1 dB higher up to rate 4, then half as steep. PCHIP reproduces the
+    lines exactly away from the bend, so within 1–2 bpp the test is the
+    +1 dB line: −20.567% and +1 dB, as on straight lines."""
+    rates = [1, 2, 4, 8, 16]
+    anchor = [10 * np.log10(r) + 30 for r in rates]
+    test = [10 * np.log10(r) + 31 for r in rates[:3]] + [
+        5 * np.log10(r / 4) + 10 * np.log10(4) + 31 for r in rates[3:]]
+    inside = bd_rate(rates, anchor, rates, test, window=(1, 2))
+    assert inside == pytest.approx(100 * (10**-0.1 - 1), abs=1e-9)
+    assert bd_psnr(rates, anchor, rates, test, window=(1, 2)) == (
+        pytest.approx(1, abs=1e-9))
+    whole = bd_rate(rates, anchor, rates, test)
+    assert whole > inside + 1  # the flatter top costs bits outside
+    # A window wider than both sweeps changes nothing.
+    assert bd_rate(*ANCHOR, *TEST, window=(1, 1e5)) == pytest.approx(
+        bd_rate(*ANCHOR, *TEST), abs=1e-9)
+    # Each curve is cut where its own rate crosses the window's edge.
+    halved = [r / 2 for r in rates]
+    assert bd_rate(rates, anchor, halved, anchor, window=(2, 8)) == (
+        pytest.approx(-50, abs=1e-6))
+    with pytest.raises(CurveError, match="0 < low < high"):
+        bd_rate(*ANCHOR, *TEST, window=(1.0, 0.1))
+    with pytest.raises(CurveError, match="inside the rate window"):
+        bd_rate(rates, anchor, rates, test, window=(20, 30))
+
+
 def test_point_order_and_two_point_curves():
     rates, psnrs = ANCHOR
     assert bd_rate(rates[::-1], psnrs[::-1], *TEST) == pytest.approx(

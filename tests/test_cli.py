@@ -211,6 +211,7 @@ def test_evaluate_writes_json_csv_and_plot(capsys, tmp_path, three_images):
     assert tuple(rows[0]) == RECORD_FIELDS and len(rows) == 3 * 18
     assert Image.open(paths[2]).format == "PNG"
     assert "means per setting" in out and "BD-rate vs anchor" in out
+    assert "BD-rate vs anchor (%) within 0.1–1 bpp" in out
     assert f"wrote {paths[2]}" in out
     assert "evaluate 54/54 (100%)" in err and "error" not in err
 
@@ -285,6 +286,12 @@ def test_evaluate_user_mistakes(capsys, tmp_path, three_images):
     assert_user_error(code, err, "InceptionV3 weights not found")
     code, _, err = evaluate("--images", three_images, "--fid_patch", "0")
     assert_user_error(code, err, "--fid_patch")
+    for window in ("1,0.1", "0,1", "0.1", "a,b"):
+        with pytest.raises(SystemExit) as exit_info:
+            evaluate("--images", three_images, "--bd_window", window)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and err.count("\n") == 1
+        assert "argument --bd_window" in err
     code, _, err = evaluate("--images", three_images, "--models",
                             tmp_path / "no_model")
     assert_user_error(code, err, "model not found")

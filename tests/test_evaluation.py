@@ -101,6 +101,13 @@ def test_bd_table(document):
     assert entry["bd_rate_percent"] == pytest.approx(
         bjontegaard.bd_rate(*curve("jpeg-420"), *curve("tfgancomp")))
     assert entry["note"] is None
+    assert document["bd_window_bpp"] == [0.1, 1.0]
+    assert entry["bd_rate_window_percent"] == pytest.approx(
+        bjontegaard.bd_rate(*curve("jpeg-420"), *curve("tfgancomp"),
+                            window=(0.1, 1.0)))
+    assert entry["bd_psnr_window_db"] == pytest.approx(
+        bjontegaard.bd_psnr(*curve("jpeg-420"), *curve("tfgancomp"),
+                            window=(0.1, 1.0)))
     # The same encoder on other settings: nearly the same curve.
     assert abs(entries["tfgancomp", "webp"]["bd_rate_percent"]) < 5
 
@@ -158,7 +165,8 @@ def test_fid_and_kid_per_setting(images):
 def test_json_and_csv(document):
     data = json.loads(reports.to_json(document))
     assert set(data) == {"images", "codecs", "unavailable", "records",
-                         "means", "bd", "bits_saved", "seconds"}
+                         "means", "bd_window_bpp", "bd", "bits_saved",
+                         "seconds"}
     assert data["unavailable"] == {"jpegxl": "missing here"}
     assert set(data["bits_saved"][0]) == {
         "model", "codec", "percent", "mean_rate_ratio", "images_used",

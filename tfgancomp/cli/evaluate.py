@@ -42,6 +42,10 @@ def add_parsers(commands):
                    default=(0., 1.),
                    help="for a model with the realism knob: a curve at "
                         "each of these realisms (default 0,1)")
+    p.add_argument("--bd_window", type=_window, default=(0.1, 1.0),
+                   metavar="LOW,HIGH",
+                   help="bpp: the windowed BD figures count only the rates "
+                        "inside it (default 0.1,1)")
     p.add_argument("--json", metavar="OUT", help="write all results as JSON")
     p.add_argument("--csv", metavar="OUT",
                    help="write one row per image, codec and setting")
@@ -86,6 +90,20 @@ def add_parsers(commands):
                                        "(default tfgancomp-demo)")
     _crop_and_force(p)
     p.set_defaults(run=demo)
+
+
+def _window(text: str) -> tuple[float, float]:
+    """'0.1,1' → (0.1, 1.0), two rates with 0 < low < high."""
+    import argparse
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not two comma-separated rates: {text!r}") from None
+    if not 0 < low < high < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"a window needs 0 < LOW < HIGH: {text}")
+    return low, high
 
 
 def _numbers(text: str) -> tuple[float, ...]:
@@ -148,7 +166,7 @@ def evaluate(args):
     note_missing(missing)
     results = runs.run(images, curves, Progress("evaluate"), inception,
                        args.fid_patch)
-    document = runs.summarize(results, missing)
+    document = runs.summarize(results, missing, args.bd_window)
     writers = {"json": reports.to_json, "csv": reports.to_csv,
                "plot": reports.rd_plot}
     for kind, path in outputs.items():

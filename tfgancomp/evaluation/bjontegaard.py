@@ -13,6 +13,10 @@ fitted one cubic polynomial, which overshoots on some curves.
   100 · (10^mean − 1) %. Negative: the test needs fewer bits.
 - BD-PSNR: PSNR as a function of log10(rate), likewise over the rate range
   both cover; mean test − anchor in dB. Positive: the test is better.
+- Either, given a rate `window` (low, high bpp), integrates the same
+  interpolants over only the part of that range where both curves' rates
+  lie inside the window: a bar stated "between 0.1 and 1 bpp" is measured
+  there, not over whatever the sweeps happen to reach.
 
 Points are sorted; points of equal abscissa are merged (mean ordinate). Any
 number of points from 2 works: with 2 the interpolation is a straight line,
@@ -93,6 +97,20 @@ class Pchip:
             + (t**4 / 4 - 2 * t**3 / 3 + t**2 / 2) * h * d0
             + (t**3 - t**4 / 2) * y1 + (t**4 / 4 - t**3 / 3) * h * d1)
 
+    def solve(self, value: float) -> float:
+        """The abscissa where the interpolant reaches `value` (bisection;
+        for increasing ordinates), clamped to the ends."""
+        if value <= self.y[0]:
+            return float(self.x[0])
+        if value >= self.y[-1]:
+            return float(self.x[-1])
+        low, high = float(self.x[0]), float(self.x[-1])
+        for _ in range(60):
+            middle = (low + high) / 2
+            low, high = ((middle, high) if self(middle) < value
+                         else (low, middle))
+        return (low + high) / 2
+
     def integrate(self, a: float, b: float) -> float:
         """The exact integral of the interpolant from a to b."""
         return float(self._antiderivative(b) - self._antiderivative(a))
@@ -119,28 +137,52 @@ def _log_rates(rates):
     return np.log10(rates)
 
 
-def _mean_difference(anchor: Pchip, test: Pchip, what: str) -> float:
+def _mean_difference(anchor: Pchip, test: Pchip, what: str,
+                     bounds=None) -> float:
+    """Mean test − anchor over the abscissae both cover, within `bounds`
+    (low, high) if given."""
     low = max(anchor.x[0], test.x[0])
     high = min(anchor.x[-1], test.x[-1])
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
     if not high > low:
-        raise CurveError(f"the curves' {what} ranges do not overlap")
+        raise CurveError(f"the curves' {what} ranges do not overlap" + (
+            " inside the rate window" if bounds is not None else ""))
     return (test.integrate(low, high) - anchor.integrate(low, high)) / (
         high - low)
 
 
-def bd_rate(anchor_rates, anchor_psnrs, test_rates, test_psnrs) -> float:
-    """Bjøntegaard delta rate of test vs anchor, in percent."""
-    mean = _mean_difference(_curve(anchor_psnrs, _log_rates(anchor_rates)),
-                            _curve(test_psnrs, _log_rates(test_rates)),
-                            "PSNR")
+def _log_window(window):
+    """(low, high) bpp → their log10; CurveError unless 0 < low < high."""
+    if not 0 < window[0] < window[1]:
+        raise CurveError(f"a rate window needs 0 < low < high, got {window}")
+    return tuple(np.log10(window))
+
+
+def bd_rate(anchor_rates, anchor_psnrs, test_rates, test_psnrs,
+            window=None) -> float:
+    """Bjøntegaard delta rate of test vs anchor, in percent; with a rate
+    `window` (low, high), over the PSNRs at which both curves' rates are
+    inside it."""
+    anchor = _curve(anchor_psnrs, _log_rates(anchor_rates))
+    test = _curve(test_psnrs, _log_rates(test_rates))
+    bounds = None
+    if window is not None:
+        low, high = _log_window(window)
+        bounds = (max(c.solve(low) for c in (anchor, test)),
+                  min(c.solve(high) for c in (anchor, test)))
+    mean = _mean_difference(anchor, test, "PSNR", bounds)
     return float(100 * (10**mean - 1))
 
 
-def bd_psnr(anchor_rates, anchor_psnrs, test_rates, test_psnrs) -> float:
-    """Bjøntegaard delta PSNR of test vs anchor, in dB."""
+def bd_psnr(anchor_rates, anchor_psnrs, test_rates, test_psnrs,
+            window=None) -> float:
+    """Bjøntegaard delta PSNR of test vs anchor, in dB; with a rate
+    `window` (low, high), over the rates both cover inside it."""
     return float(_mean_difference(
         _curve(_log_rates(anchor_rates), anchor_psnrs),
-        _curve(_log_rates(test_rates), test_psnrs), "rate"))
+        _curve(_log_rates(test_rates), test_psnrs), "rate",
+        None if window is None else _log_window(window)))
 
 
 def rate_at_psnr(rates, psnrs, psnr: float) -> float | None:

@@ -112,6 +112,11 @@ def _bd_matrix(bd: list[dict], field: str, digits: int, suffix: str) -> str:
     return _grid(["test \\ anchor"] + anchors, rows)
 
 
+def _window(document: dict) -> str:
+    low, high = document["bd_window_bpp"]
+    return f"{low:g}–{high:g} bpp"
+
+
 def table(document: dict) -> str:
     """The means per codec and setting, the BD matrices, bits saved."""
     parts = [f"{len(document['images'])} images, "
@@ -123,6 +128,8 @@ def table(document: dict) -> str:
         parts += ["", "BD-rate vs anchor (%; negative = fewer bits at equal "
                   "PSNR), on the mean curves:",
                   _bd_matrix(bd, "bd_rate_percent", 1, "%"), "",
+                  f"BD-rate vs anchor (%) within {_window(document)}:",
+                  _bd_matrix(bd, "bd_rate_window_percent", 1, "%"), "",
                   "BD-PSNR vs anchor (dB; positive = better):",
                   _bd_matrix(bd, "bd_psnr_db", 2, "")]
         notes = dict.fromkeys(f"{e['test']} vs {e['anchor']}: {e['note']}"

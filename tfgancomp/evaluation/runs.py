@@ -256,27 +256,34 @@ def _points(rows, codec):
     return [(r["bpp"], r["psnr"]) for r in rows if r["codec"] == codec]
 
 
-def bd_table(mean_rows: list[dict], curves: list[Curve]) -> list[dict]:
+BD_WINDOW = (0.1, 1.0)  # bpp: where issue 13's bar against WebP is set
+
+
+def bd_table(mean_rows: list[dict], curves: list[Curve],
+             window=BD_WINDOW) -> list[dict]:
     """BD-rate and BD-PSNR of every curve against every classical one, on
-    the curves of mean bpp and mean PSNR per setting."""
+    the curves of mean bpp and mean PSNR per setting: over all the rates
+    both cover, and (`..._window_...`) over those inside `window` (bpp)."""
     table = []
     for anchor in (c for c in curves if c.classical):
         for test in (c for c in curves if c.name != anchor.name):
             entry = {"test": test.name, "anchor": anchor.name,
                      "bd_rate_percent": None, "bd_psnr_db": None,
-                     "note": None}
-            rates_a, psnrs_a = zip(*_points(mean_rows, anchor.name))
-            rates_t, psnrs_t = zip(*_points(mean_rows, test.name))
-            try:
-                entry["bd_rate_percent"] = bjontegaard.bd_rate(
-                    rates_a, psnrs_a, rates_t, psnrs_t)
-                entry["bd_psnr_db"] = bjontegaard.bd_psnr(
-                    rates_a, psnrs_a, rates_t, psnrs_t)
-            except bjontegaard.CurveError as e:
-                entry["note"] = str(e)
-                if len(test.settings) < 2:
-                    entry["note"] = ("needs 2 or more points (one per "
-                                     "model): see bits_saved")
+                     "bd_rate_window_percent": None,
+                     "bd_psnr_window_db": None, "note": None}
+            points = (*zip(*_points(mean_rows, anchor.name)),
+                      *zip(*_points(mean_rows, test.name)))
+            for suffix, cut in (("", None), ("_window", window)):
+                try:
+                    entry[f"bd_rate{suffix}_percent"] = bjontegaard.bd_rate(
+                        *points, window=cut)
+                    entry[f"bd_psnr{suffix}_db"] = bjontegaard.bd_psnr(
+                        *points, window=cut)
+                except bjontegaard.CurveError as e:
+                    entry["note"] = entry["note"] or str(e)
+            if entry["note"] and len(test.settings) < 2:
+                entry["note"] = ("needs 2 or more points (one per "
+                                 "model): see bits_saved")
             table.append(entry)
     return table
 
@@ -318,8 +325,10 @@ def bits_saved(results: Results) -> list[dict]:
     return table
 
 
-def summarize(results: Results, unavailable: dict[str, str]) -> dict:
-    """The whole evaluation as one JSON-ready document."""
+def summarize(results: Results, unavailable: dict[str, str],
+              window=BD_WINDOW) -> dict:
+    """The whole evaluation as one JSON-ready document; `window` (bpp) is
+    the rate window of the windowed BD figures."""
     rows = means(results)
     saved = bits_saved(results)
     return {
@@ -331,7 +340,8 @@ def summarize(results: Results, unavailable: dict[str, str]) -> dict:
         "unavailable": unavailable,
         "records": results.records,
         "means": rows,
-        "bd": bd_table(rows, results.curves),
+        "bd_window_bpp": list(window),
+        "bd": bd_table(rows, results.curves, window),
         "bits_saved": saved,
         "seconds": results.seconds,
     }
