@@ -1,4 +1,5 @@
-"""Reviving the latent channels that gain units switched off."""
+"""Warm starts that change the gains: the latent channels gain units
+switched off revived, and another λ range."""
 
 import dataclasses
 
@@ -82,3 +83,33 @@ def test_a_warm_started_run_revives_on_request(tmp_path):
     assert revived.revived == [OFF]
     assert not revived.codec.gain.switched_off().any()
     assert "revive_latents" not in train.to_dict()
+
+
+def test_a_warm_start_onto_a_wider_rate_range_keeps_each_lambdas_gains(
+        tmp_path):
+    """Qualities 3 on λ 1e-3..1e-2 → 5 on 1e-3..1e-1: the same geometric
+    step, two more qualities at the top. The old trained qualities keep
+    their gains (so they code as before), the new ones continue the top
+    segment's trend."""
+    codec = switched_off_codec()
+    codec.fix_tables()
+    codec.lmbda = (1e-3, 1e-2)
+    source = store.save_codec(codec, tmp_path / "source", "narrow")
+    wider = dataclasses.replace(CONFIG, qualities=5)
+    trainer = Trainer(tmp_path / "wider", wider, TrainConfig(
+        lmbda=1e-3, lmbda_max=1e-1, max_steps=1), init_from=source)
+    speed = codec.gain.SPEED
+    for name in ("log_gain", "log_inverse_gain"):
+        old = getattr(codec.gain, name).numpy() * speed
+        new = getattr(trainer.codec.gain, name).numpy() * speed
+        np.testing.assert_allclose(new[:3], old, atol=1e-5)
+        for k in (3, 4):
+            np.testing.assert_allclose(new[k] - new[k - 1], old[2] - old[1],
+                                       atol=1e-5)
+    assert set(trainer.warm_started) >= {
+        v.name for v in trainer.codec.gain.variables}
+    image = tf.random.uniform([1, 32, 32, 3], seed=5)
+    for k in range(3):
+        np.testing.assert_allclose(
+            trainer.codec(image, quality=[k / 4]).reconstruction,
+            codec(image, quality=[k / 2]).reconstruction, atol=1e-4)

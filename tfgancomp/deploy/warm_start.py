@@ -20,6 +20,28 @@ def copy_weights(source: dict, variables) -> tuple[list[str], list[str]]:
     return copied, kept
 
 
+def copy_gains(source, codec, lmbdas) -> list[str]:
+    """A variable-rate warm start onto another λ range `lmbdas` (or
+    number of trained qualities): gives each trained quality of `codec`
+    the gains of `source` at its λ, extrapolated beyond the source's
+    range, instead of those of the source's quality with the same index
+    that `copy_weights` copied. Returns the gain variables it set that
+    `copy_weights` could not (another shape), [] if nothing changed."""
+    from tfgancomp.model import conditioning
+    mine, theirs = codec.gain, source.gain
+    if (mine is None or theirs is None or source.lmbda is None or (
+            tuple(source.lmbda) == tuple(lmbdas) and
+            mine.qualities == theirs.qualities)):
+        return []
+    mine.adopt(theirs, [
+        conditioning.quality_of(source.lmbda, conditioning.lmbda_at(
+            lmbdas, k / (mine.qualities - 1))) * (theirs.qualities - 1)
+        for k in range(mine.qualities)])
+    if mine.qualities == theirs.qualities:
+        return []
+    return [v.name for v in mine.variables]
+
+
 def codec_of_export(exported, estimates: bool = True,
                     sides: tuple[str, ...] = ("encoder", "decoder")):
     """The in-memory `Codec` of an export's weights: it codes exactly as

@@ -29,6 +29,13 @@ def lmbda_at(lmbdas, quality=None):
     return low * (high / low) ** quality
 
 
+def quality_of(lmbdas, lmbda: float) -> float:
+    """The quality whose λ is `lmbda` on the range `lmbdas` = (λ at 0, λ
+    at 1): the inverse of `lmbda_at`, below 0 or above 1 outside it."""
+    low, high = lmbdas
+    return float(np.log(lmbda / low) / np.log(high / low))
+
+
 def check_knob(name: str, value, present: bool):
     """ValueError unless a knob is given exactly when the model has it."""
     if (value is None) == present:
@@ -86,6 +93,23 @@ class GainUnits(tf.keras.layers.Layer):
             median = np.median(values[:, ~channels], axis=1)
             values[:, channels] = median[:, None]
             table.assign(values)
+
+    def adopt(self, source: "GainUnits", positions) -> None:
+        """Takes `source`'s log-gains at fractional trained-quality
+        `positions` of the source (one per quality of this one): linear
+        between its trained qualities, as at coding time, and continued
+        along its end segments beyond them. A warm start onto another λ
+        range uses it, so each quality keeps the gains its λ had."""
+        positions = np.asarray(positions, np.float64)
+        low = np.clip(np.floor(positions), 0, source.qualities - 2)
+        fraction = (positions - low)[:, None]
+        low = low.astype(int)
+        for mine, theirs in ((self.log_gain, source.log_gain),
+                             (self.log_inverse_gain,
+                              source.log_inverse_gain)):
+            values = theirs.numpy()
+            mine.assign((1. - fraction) * values[low] +
+                        fraction * values[low + 1])
 
     def _interpolate(self, table, quality):
         position = tf.clip_by_value(quality, 0., 1.) * (self.qualities - 1)

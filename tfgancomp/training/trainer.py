@@ -142,11 +142,13 @@ class Trainer:
             return  # the gains too are the checkpoint's
         if init_from is not None:
             from tfgancomp.deploy import resolve
-            from tfgancomp.deploy.warm_start import copy_weights
+            from tfgancomp.deploy.warm_start import copy_gains, copy_weights
             source = resolve.load_codec(init_from)
             self.warm_started, _ = copy_weights(
                 {v.name: v for v in source.variables},
                 self.codec.variables)
+            self.warm_started += copy_gains(source, self.codec,
+                                            self.train_config.lmbdas)
             reference = (source.lmbda if isinstance(source.lmbda, float)
                          else None)
         else:
