@@ -16,6 +16,7 @@ from tfgancomp.cli.common import (
     say,
 )
 from tfgancomp.errors import ModelError, TfgancompError
+from tfgancomp.evaluation.bjontegaard import BD_WINDOW
 from tfgancomp.formats.files import check_writable, write_new_file
 from tfgancomp.model import effort
 
@@ -42,10 +43,11 @@ def add_parsers(commands):
                    default=(0., 1.),
                    help="for a model with the realism knob: a curve at "
                         "each of these realisms (default 0,1)")
-    p.add_argument("--bd_window", type=_window, default=(0.1, 1.0),
+    low, high = BD_WINDOW
+    p.add_argument("--bd_window", type=_window, default=BD_WINDOW,
                    metavar="LOW,HIGH",
                    help="bpp: the windowed BD figures count only the rates "
-                        "inside it (default 0.1,1)")
+                        f"inside it (default {low:g},{high:g})")
     p.add_argument("--json", metavar="OUT", help="write all results as JSON")
     p.add_argument("--csv", metavar="OUT",
                    help="write one row per image, codec and setting")

@@ -30,6 +30,8 @@ from typing import Sequence
 
 import numpy as np
 
+BD_WINDOW = (0.1, 1.0)  # bpp: the default rate window (issue 13's bar)
+
 
 class CurveError(ValueError):
     """A curve or pair of curves BD figures are not defined for."""

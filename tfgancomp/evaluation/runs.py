@@ -256,11 +256,8 @@ def _points(rows, codec):
     return [(r["bpp"], r["psnr"]) for r in rows if r["codec"] == codec]
 
 
-BD_WINDOW = (0.1, 1.0)  # bpp: where issue 13's bar against WebP is set
-
-
 def bd_table(mean_rows: list[dict], curves: list[Curve],
-             window=BD_WINDOW) -> list[dict]:
+             window=bjontegaard.BD_WINDOW) -> list[dict]:
     """BD-rate and BD-PSNR of every curve against every classical one, on
     the curves of mean bpp and mean PSNR per setting: over all the rates
     both cover, and (`..._window_...`) over those inside `window` (bpp)."""
@@ -326,7 +323,7 @@ def bits_saved(results: Results) -> list[dict]:
 
 
 def summarize(results: Results, unavailable: dict[str, str],
-              window=BD_WINDOW) -> dict:
+              window=bjontegaard.BD_WINDOW) -> dict:
     """The whole evaluation as one JSON-ready document; `window` (bpp) is
     the rate window of the windowed BD figures."""
     rows = means(results)
