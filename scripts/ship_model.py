@@ -31,8 +31,11 @@ def wall_time_hours(run: Path) -> float:
     """Training time in the run's summaries, without the pauses between
     resumptions."""
     import tensorflow as tf
+
+    from tfgancomp.deploy.layout import RUN_SUMMARIES
     times = sorted(
-        event.wall_time for path in glob.glob(str(run / "train" / "events*"))
+        event.wall_time for path in glob.glob(str(run / RUN_SUMMARIES /
+                                                  "events*"))
         for event in tf.compat.v1.train.summary_iterator(path))
     return sum(b - a for a, b in zip(times, times[1:]) if b - a < GAP) / 3600
 

@@ -174,6 +174,9 @@ flags.DEFINE_string("name", None,
                     "the model_dir's name).")
 flags.DEFINE_integer("checkpoint_every", T.checkpoint_every,
                      "Steps between checkpoints.")
+flags.DEFINE_integer("keep_checkpoints", T.keep_checkpoints,
+                     "How many of the latest checkpoints stay (average "
+                     "them with train/average_checkpoints.py).")
 flags.DEFINE_integer("summary_every", T.summary_every,
                      "Steps between TensorBoard scalars.")
 flags.DEFINE_integer("validate_every", T.validate_every,

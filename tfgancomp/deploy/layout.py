@@ -14,6 +14,7 @@ MODEL_METADATA = "model.json"
 RUN_CONFIG = "config.json"
 RUN_CHECKPOINTS = "checkpoints"
 RUN_MODEL = "model"
+RUN_SUMMARIES = "train"  # the training batches' TensorBoard events
 SIDES = ("encoder", "decoder")
 SAVED_MODEL = "saved_model.pb"
 IDENTITY = "tfgancomp.json"

@@ -58,24 +58,38 @@ def restore(checkpoint: tf.train.Checkpoint, path: str, run,
         status.expect_partial()
 
 
+def read_run(model_dir: str | os.PathLike) -> dict:
+    """The configs a training run stored (ModelError if it is no run)."""
+    model_dir = Path(model_dir)
+    try:
+        stored = json.loads((model_dir / RUN_CONFIG).read_text())
+        ModelConfig.from_dict(stored["model"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ModelError(f"{model_dir} is not a training run: cannot read "
+                         f"{RUN_CONFIG} ({e})") from None
+    return stored
+
+
+def run_codec(model_dir: str | os.PathLike) -> tuple[Codec, tf.Variable,
+                                                     tf.train.Checkpoint]:
+    """A fresh codec of a run's model config, a step variable, and the
+    checkpoint object of both that the run's checkpoints restore into."""
+    codec = Codec(ModelConfig.from_dict(read_run(model_dir)["model"]))
+    step = tf.Variable(0, dtype=tf.int64)
+    return codec, step, tf.train.Checkpoint(codec=codec, step=step)
+
+
 def latest_codec(model_dir: str | os.PathLike) -> tuple[Codec, int]:
     """The codec of a run's latest checkpoint with its tables fixed, and
     its step."""
     model_dir = Path(model_dir)
-    try:
-        stored = json.loads((model_dir / RUN_CONFIG).read_text())
-        config = ModelConfig.from_dict(stored["model"])
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ModelError(f"{model_dir} is not a training run: cannot read "
-                         f"{RUN_CONFIG} ({e})") from None
+    codec, step, checkpoint = run_codec(model_dir)
     latest = tf.train.latest_checkpoint(model_dir / RUN_CHECKPOINTS)
     if latest is None:
         raise ModelError(f"{model_dir / RUN_CHECKPOINTS} holds no checkpoint")
-    codec = Codec(config)
-    step = tf.Variable(0, dtype=tf.int64)
-    restore(tf.train.Checkpoint(codec=codec, step=step), latest, model_dir,
-            partial=True)
+    restore(checkpoint, latest, model_dir, partial=True)
     codec.fix_tables()
+    stored = read_run(model_dir)
     codec.model_name = stored.get("name", model_dir.resolve().name)
     if "train" in stored:
         codec.lmbda = TrainConfig.from_dict(stored["train"]).lmbdas

@@ -83,6 +83,8 @@ class TrainConfig(Config):
     disc_steps: int = 1
     gradient_penalty: float = 10.0
     checkpoint_every: int = 1000
+    keep_checkpoints: int = dataclasses.field(default=3,
+                                              metadata=OMIT_IF_DEFAULT)
     summary_every: int = 100
     validate_every: int = 1000
     log_every: int = 100
@@ -104,7 +106,8 @@ class TrainConfig(Config):
             if self.lmbda_max <= self.lmbda:
                 raise ConfigError("lmbda_max must be above lmbda")
         self.check_integers(("max_steps", "disc_steps", "checkpoint_every",
-                             "summary_every", "validate_every", "log_every"))
+                             "keep_checkpoints", "summary_every",
+                             "validate_every", "log_every"))
         self.check_integers(("warmup_steps",), minimum=0)
         self.check_numbers(("adversarial_lmbda_exponent",), positive=False)
         if not 0. <= self.adversarial_lmbda_exponent <= 1.:

@@ -126,7 +126,7 @@ class Trainer:
         if not self.is_chief:
             directory = self.model_dir / f".worker-{os.getpid()}"
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, directory, max_to_keep=3)
+            self.checkpoint, directory, self.train_config.keep_checkpoints)
 
     def _restore(self, init_from):
         """Resumes from the latest checkpoint, or starts from `init_from`."""
