@@ -12,6 +12,7 @@ from tfgancomp.deploy import store
 from tfgancomp.errors import ConfigError
 from tfgancomp.model.codec import Codec
 from tfgancomp.model.config import ModelConfig
+from tfgancomp.training.checkpoints import latest_codec
 from tfgancomp.training.config import TrainConfig
 from tfgancomp.training.revival import revive_latents
 from tfgancomp.training.trainer import Trainer
@@ -90,14 +91,15 @@ def test_a_warm_start_onto_a_wider_rate_range_keeps_each_lambdas_gains(
     """Qualities 3 on λ 1e-3..1e-2 → 5 on 1e-3..1e-1: the same geometric
     step, two more qualities at the top. The old trained qualities keep
     their gains (so they code as before), the new ones continue the top
-    segment's trend."""
+    segment's trend. With max_steps 0 the run is the warm start as it
+    is: a checkpoint at step 0 and its model."""
     codec = switched_off_codec()
     codec.fix_tables()
     codec.lmbda = (1e-3, 1e-2)
     source = store.save_codec(codec, tmp_path / "source", "narrow")
     wider = dataclasses.replace(CONFIG, qualities=5)
     trainer = Trainer(tmp_path / "wider", wider, TrainConfig(
-        lmbda=1e-3, lmbda_max=1e-1, max_steps=1), init_from=source)
+        lmbda=1e-3, lmbda_max=1e-1, max_steps=0), init_from=source)
     speed = codec.gain.SPEED
     for name in ("log_gain", "log_inverse_gain"):
         old = getattr(codec.gain, name).numpy() * speed
@@ -109,7 +111,10 @@ def test_a_warm_start_onto_a_wider_rate_range_keeps_each_lambdas_gains(
     assert set(trainer.warm_started) >= {
         v.name for v in trainer.codec.gain.variables}
     image = tf.random.uniform([1, 32, 32, 3], seed=5)
+    assert trainer.fit(tf.data.Dataset.from_tensors(image).repeat()) == {}
+    run, step = latest_codec(tmp_path / "wider")
+    assert step == 0 and (tmp_path / "wider" / "model").is_dir()
     for k in range(3):
         np.testing.assert_allclose(
-            trainer.codec(image, quality=[k / 4]).reconstruction,
+            run(image, quality=[k / 4]).reconstruction,
             codec(image, quality=[k / 2]).reconstruction, atol=1e-4)

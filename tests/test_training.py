@@ -180,7 +180,7 @@ def test_init_from_copies_a_models_weights_by_name(tmp_path,
 
 @pytest.mark.parametrize("changes", [
     dict(lmbda=0), dict(learning_rate=-1.), dict(gan_weight=-0.1),
-    dict(warmup_steps=-1), dict(disc_steps=0),
+    dict(warmup_steps=-1), dict(max_steps=-1), dict(disc_steps=0),
     dict(distortion="psnr"), dict(gan_loss="relativistic"),
     dict(target_bpp=0.), dict(target_bpp=0.2, rate_penalty=0.5),
 ])

@@ -113,7 +113,10 @@ flags.DEFINE_float("fm_weight", T.fm_weight,
 flags.DEFINE_float("gradient_penalty", T.gradient_penalty,
                    "Weight of the WGAN-GP gradient penalty.")
 # Schedule and optimizers.
-flags.DEFINE_integer("max_steps", 200_000, "Total generator steps.")
+flags.DEFINE_integer("max_steps", 200_000,
+                     "Total generator steps (0: the warm start as it is, "
+                     "say a variable-rate --init_from model onto another "
+                     "λ range, written as a run).")
 flags.DEFINE_integer("warmup_steps", 100_000,
                      "Steps on rate + distortion alone before the "
                      "discriminator joins.")

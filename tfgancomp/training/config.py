@@ -105,10 +105,10 @@ class TrainConfig(Config):
             self.check_numbers(("lmbda_max",))
             if self.lmbda_max <= self.lmbda:
                 raise ConfigError("lmbda_max must be above lmbda")
-        self.check_integers(("max_steps", "disc_steps", "checkpoint_every",
+        self.check_integers(("disc_steps", "checkpoint_every",
                              "keep_checkpoints", "summary_every",
                              "validate_every", "log_every"))
-        self.check_integers(("warmup_steps",), minimum=0)
+        self.check_integers(("warmup_steps", "max_steps"), minimum=0)
         self.check_numbers(("adversarial_lmbda_exponent",), positive=False)
         if not 0. <= self.adversarial_lmbda_exponent <= 1.:
             raise ConfigError("adversarial_lmbda_exponent must be in [0, 1]")
