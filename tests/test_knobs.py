@@ -254,6 +254,17 @@ def test_training_samples_the_knobs(image_folder, tmp_path):
                                   trainer.codec.gain.log_gain.numpy())
 
 
+def test_evaluation_sweeps_the_trained_qualities_unless_told(model):
+    from tfgancomp.evaluation import runs
+    for sweep, labels in ((None, ["0", "0.333333", "0.666667", "1"]),
+                          ((0.5, 1.), ["0.5", "1"])):
+        curves = runs.model_curves({"tiny": model}, qualities=sweep,
+                                   realisms=(1.,))
+        assert [c.name for c in curves] == ["tiny r=1"]
+        assert [s.label for s in curves[0].settings] == [
+            f"model=tiny@q{q:g},r1" for q in map(float, labels)]
+
+
 def test_the_demo_shows_three_rates_at_both_realisms(model, tmp_path):
     from tfgancomp.evaluation import classical, showcase
     webp = classical.CODECS["webp"]

@@ -38,7 +38,7 @@ def add_parsers(commands):
     add_effort(p)
     p.add_argument("--qualities", type=_numbers, metavar="Q,Q,...",
                    help="the qualities a variable-rate model is swept over "
-                        "(default: 8 from 0 to 1)")
+                        "(default: those it was trained at, k/(Q-1))")
     p.add_argument("--realism", type=_numbers, metavar="R,R,...",
                    default=(0., 1.),
                    help="for a model with the realism knob: a curve at "
@@ -157,8 +157,7 @@ def evaluate(args):
                              f"codec runs here ({reasons})")
     curves = [runs.codec_curve(c) for c in codecs]
     models = _models(args.models)
-    curves += runs.model_curves(models, args.effort,
-                                args.qualities or runs.QUALITIES,
+    curves += runs.model_curves(models, args.effort, args.qualities,
                                 args.realism)
     inception = None
     if args.fid_weights:

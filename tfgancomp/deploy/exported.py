@@ -163,8 +163,12 @@ class ExportedModel:
         return self._fingerprint
 
     @property
+    def qualities(self) -> int:
+        return self.config.get("qualities", 0)
+
+    @property
     def variable_rate(self) -> bool:
-        return self.config.get("qualities", 0) > 0
+        return self.qualities > 0
 
     @property
     def has_realism(self) -> bool:

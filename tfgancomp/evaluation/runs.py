@@ -23,8 +23,6 @@ from tfgancomp.evaluation import bjontegaard, classical, metrics
 from tfgancomp.formats.image_io import read_image
 
 MODEL_CURVE = "tfgancomp"
-# The qualities a variable-rate model is evaluated at, by default.
-QUALITIES = (0., .15, .3, .45, .6, .75, .9, 1.)
 
 
 @dataclasses.dataclass
@@ -81,12 +79,19 @@ def realism_values(model, realisms=(0., 1.)) -> tuple:
     return realisms if model.has_realism else (None,)
 
 
-def model_curves(models: dict, effort: int = 0,
-                 qualities=QUALITIES, realisms=(0., 1.)) -> list[Curve]:
+def trained_qualities(model) -> tuple[float, ...]:
+    """The qualities a variable-rate model was trained at, k/(Q − 1): its
+    own operating points (between them its gains are interpolated), so
+    two versions trained on the same λs are compared at the same λs."""
+    return tuple(k / (model.qualities - 1) for k in range(model.qualities))
+
+
+def model_curves(models: dict, effort: int = 0, qualities=None,
+                 realisms=(0., 1.)) -> list[Curve]:
     """Our models as curves: the fixed-rate ones one point each on one
     curve (named after the model when there is one); each variable-rate
-    model swept over `qualities`, a curve of its own per value of
-    `realisms` where it has that knob."""
+    model swept over `qualities` (default: its trained ones), a curve of
+    its own per value of `realisms` where it has that knob."""
     fixed_rate = [label for label, m in models.items() if not m.variable_rate]
     fixed = [model_setting(label, models[label], effort, realism=r)
              for label in fixed_rate
@@ -97,12 +102,13 @@ def model_curves(models: dict, effort: int = 0,
     for label, model in models.items():
         if not model.variable_rate:
             continue
+        sweep = qualities or trained_qualities(model)
         for realism in realism_values(model, realisms):
             name = label if realism is None else f"{label} r={realism:g}"
             curves.append(Curve(
-                name, f"{label} at {len(qualities)} qualities", False,
+                name, f"{label} at {len(sweep)} qualities", False,
                 [model_setting(label, model, effort, q, realism)
-                 for q in qualities]))
+                 for q in sweep]))
     return curves
 
 

@@ -61,6 +61,10 @@ class Codec(tf.keras.Model):
     # The knobs.
 
     @property
+    def qualities(self) -> int:
+        return self.config.qualities
+
+    @property
     def variable_rate(self) -> bool:
         return self.config.variable_rate
 

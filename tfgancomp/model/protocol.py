@@ -16,6 +16,7 @@ class CodingModel(Protocol):
 
     model_name: str
     variable_rate: bool  # the encoder takes a quality in [0, 1]
+    qualities: int  # the qualities it was trained at, evenly spaced; or 0
     has_realism: bool  # the decoder takes a realism in [0, 1]
     # Fingerprints of earlier models whose files this one reads: they
     # differed from it in the decoder alone (`Codec.reads_files_of`).
