@@ -280,7 +280,7 @@ def test_the_demo_shows_three_rates_at_both_realisms(model, tmp_path):
     rates = [target for target, _ in shown.rows]
     assert rates == sorted(rates)
     assert [path for path, _ in shown.files] == files
-    assert files[0].name == "photo.tiny.q0.15.tfgc"
+    assert files[0].name == "photo.tiny.q0.1.tfgc"
     assert Image.open(io.BytesIO(shown.picture)).size[0] > 4 * 32
 
 

@@ -26,11 +26,11 @@ from tfgancomp.formats.image_io import (
 from tfgancomp.model.protocol import CodingModel, reads
 
 # The knobs' values when none are given (see README, "Variable rate and
-# realism"): a quality near the first release's models' rate, and the
-# faithful reconstruction: realism is asked for, since the shipped
-# default's realism adapters still draw coloured grain on smooth close-ups
-# (BUILD_NOTES.md, "The realism phase").
-DEFAULT_QUALITY = 0.4
+# realism"): a quality near a third of a bit per pixel on photos (the
+# shipped default's λ 0.0034), and the faithful reconstruction: realism is
+# asked for, since the shipped default's realism adapters still draw
+# grain on smooth close-ups (BUILD_NOTES.md, "The realism phase").
+DEFAULT_QUALITY = 0.3
 DEFAULT_REALISM = 0.0
 
 

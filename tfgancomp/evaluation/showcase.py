@@ -15,7 +15,7 @@ from PIL import Image
 from tfgancomp.evaluation import reports, runs
 
 # The qualities `demo` shows a variable-rate model at: low, default, high.
-DEMO_QUALITIES = (0.15, 0.4, 0.75)
+DEMO_QUALITIES = (0.1, 0.3, 0.6)
 
 
 @dataclasses.dataclass

@@ -1,13 +1,14 @@
 """Checkpoint averaging: a run's last checkpoints' codec weights, averaged
 into a run of their own.
 
-Adversarial training wanders: the realism adapters' detail at one rate
-swings by ±0.3 between checkpoints 250 steps apart. The mean of the
+Training wanders about its optimum: the realism adapters' detail at one
+rate swings by ±0.3 between checkpoints 250 steps apart. The mean of the
 weights along the end of the trajectory (as with a generator's moving
 average, Yazıcı et al. 2019, "The unusual effectiveness of averaging in
-GAN training") is steadier than any one point of it. Everything that reads
-a run (`evaluate --models`, `ship_model.py`, `--init_from`) reads the
-averaged one.
+GAN training") is steadier than any one point of it, though for the
+adapters it also draws less texture (BUILD_NOTES.md, run 12). Everything
+that reads a run (`evaluate --models`, `ship_model.py`, `--init_from`)
+reads the averaged one.
 """
 
 from __future__ import annotations
