@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from tfgancomp import api
 from tfgancomp.cli.common import (
     FILE_ERRORS,
     Models,
@@ -77,7 +78,8 @@ def add_parsers(commands):
     rate = p.add_mutually_exclusive_group()
     rate.add_argument("--quality", type=_unit, metavar="Q",
                       help="variable-rate models: the quality, 0 (smallest "
-                           "files) to 1 (default 0.4); stored in the file")
+                           f"files) to 1 (default {api.DEFAULT_QUALITY:g}); "
+                           "stored in the file")
     rate.add_argument("--bpp", type=_bpp, metavar="B",
                       help="variable-rate models: the highest quality whose "
                            "file takes at most B bits per pixel, found by "
@@ -115,7 +117,6 @@ def add_parsers(commands):
 
 
 def compress(args):
-    from tfgancomp.api import compress as compress_picture
     from tfgancomp.formats.image_io import (
         open_image_data,
         picture_from_pil,
@@ -136,8 +137,8 @@ def compress(args):
             check_writable(Path(output), args.force)  # before the slow part
         model = models.get()
         start = time.perf_counter()
-        data = compress_picture(picture, model, args.effort,
-                                quality=args.quality, bpp=args.bpp)
+        data = api.compress(picture, model, args.effort,
+                            quality=args.quality, bpp=args.bpp)
         seconds = time.perf_counter() - start
         write_output(output, data, args.force)
         note(f"{source}: {text}" if len(plan) > 1 else text
@@ -166,7 +167,6 @@ def _image_format(output: str, requested: str | None) -> str:
 
 
 def decompress(args):
-    from tfgancomp.api import decompress_container
     from tfgancomp.formats.image_io import encode_image, picture_to_pil
     plan = plan_outputs(args.file, args.output, ".png")
     check_stdout(plan)
@@ -181,8 +181,8 @@ def decompress(args):
             check_writable(Path(output), args.force)
         model = models.get(container)
         start = time.perf_counter()
-        picture = decompress_container(container, model,
-                                       realism=args.realism)
+        picture = api.decompress_container(container, model,
+                                           realism=args.realism)
         seconds = time.perf_counter() - start
         data, notes = encode_image(picture_to_pil(picture), fmt)
         write_output(output, data, args.force)
