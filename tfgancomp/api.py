@@ -28,8 +28,9 @@ from tfgancomp.model.protocol import CodingModel, reads
 # The knobs' values when none are given (see README, "Variable rate and
 # realism"): a quality near a third of a bit per pixel on photos (the
 # shipped default's λ 0.0034), and the faithful reconstruction: realism is
-# asked for, since the shipped default's realism adapters still draw
-# grain on smooth close-ups (BUILD_NOTES.md, "The realism phase").
+# asked for, since the shipped default's realism adapters still lay a
+# regular cross-hatch over foliage, water and smooth close-ups
+# (BUILD_NOTES.md, run 12).
 DEFAULT_QUALITY = 0.3
 DEFAULT_REALISM = 0.0
 
