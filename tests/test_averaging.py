@@ -33,7 +33,7 @@ def run(tmp_path_factory):
 
 
 def codec_weights(run, path):
-    codec, _, checkpoint = checkpoints.run_codec(run)
+    codec, _, checkpoint = checkpoints.run_codec(checkpoints.read_run(run))
     checkpoints.restore(checkpoint, path, run, partial=True)
     return {v.name: v.numpy() for v in codec.trainable_variables}
 

@@ -35,7 +35,7 @@ def average_checkpoints(model_dir: str | os.PathLike, count: int,
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     if count < 1:
         raise ModelError("average at least 1 checkpoint")
-    read_run(model_dir)
+    stored = read_run(model_dir)
     state = tf.train.get_checkpoint_state(model_dir / RUN_CHECKPOINTS)
     paths = list(state.all_model_checkpoint_paths)[-count:] if state else []
     if len(paths) < count:
@@ -44,7 +44,7 @@ def average_checkpoints(model_dir: str | os.PathLike, count: int,
                          f"--keep_checkpoints={count} or more)")
     if out_dir.exists():
         raise ModelError(f"{out_dir} exists; averaging writes a new run")
-    codec, step, checkpoint = run_codec(model_dir)
+    codec, step, checkpoint = run_codec(stored)
     sums = None
     for path in paths:
         restore(checkpoint, path, model_dir, partial=True)

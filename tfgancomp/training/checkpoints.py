@@ -70,11 +70,11 @@ def read_run(model_dir: str | os.PathLike) -> dict:
     return stored
 
 
-def run_codec(model_dir: str | os.PathLike) -> tuple[Codec, tf.Variable,
-                                                     tf.train.Checkpoint]:
-    """A fresh codec of a run's model config, a step variable, and the
-    checkpoint object of both that the run's checkpoints restore into."""
-    codec = Codec(ModelConfig.from_dict(read_run(model_dir)["model"]))
+def run_codec(stored: dict) -> tuple[Codec, tf.Variable, tf.train.Checkpoint]:
+    """A fresh codec of a run's model config (`read_run`), a step
+    variable, and the checkpoint object of both that the run's
+    checkpoints restore into."""
+    codec = Codec(ModelConfig.from_dict(stored["model"]))
     step = tf.Variable(0, dtype=tf.int64)
     return codec, step, tf.train.Checkpoint(codec=codec, step=step)
 
@@ -83,13 +83,13 @@ def latest_codec(model_dir: str | os.PathLike) -> tuple[Codec, int]:
     """The codec of a run's latest checkpoint with its tables fixed, and
     its step."""
     model_dir = Path(model_dir)
-    codec, step, checkpoint = run_codec(model_dir)
+    stored = read_run(model_dir)
+    codec, step, checkpoint = run_codec(stored)
     latest = tf.train.latest_checkpoint(model_dir / RUN_CHECKPOINTS)
     if latest is None:
         raise ModelError(f"{model_dir / RUN_CHECKPOINTS} holds no checkpoint")
     restore(checkpoint, latest, model_dir, partial=True)
     codec.fix_tables()
-    stored = read_run(model_dir)
     codec.model_name = stored.get("name", model_dir.resolve().name)
     if "train" in stored:
         codec.lmbda = TrainConfig.from_dict(stored["train"]).lmbdas

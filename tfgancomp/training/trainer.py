@@ -30,7 +30,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from tfgancomp.deploy import store
-from tfgancomp.deploy.layout import RUN_CHECKPOINTS, RUN_MODEL
+from tfgancomp.deploy.layout import RUN_CHECKPOINTS, RUN_MODEL, RUN_SUMMARIES
 from tfgancomp.errors import ConfigError, TrainingError
 from tfgancomp.model.codec import Codec
 from tfgancomp.model.config import ModelConfig
@@ -319,7 +319,7 @@ class Trainer:
             tf.data.experimental.AutoShardPolicy.DATA)
         batches = iter(self.strategy.experimental_distribute_dataset(
             dataset.with_options(options)))
-        writer = self._writer("train")
+        writer = self._writer(RUN_SUMMARIES)
         metrics = {}
         start_step, start_time = self.global_step, time.perf_counter()
         while self.global_step < config.max_steps:
