@@ -16,6 +16,18 @@ TINY = dict(num_filters=16, latent_channels=16, hyper_filters=16,
             hyper_channels=16)
 
 
+def plain_twin(conditioned):
+    """A TINY codec without knobs whose synthesis has the weights of
+    `conditioned`'s (a TINY codec with realism) but its realism branch."""
+    from tfgancomp.model.codec import Codec
+    from tfgancomp.model.config import ModelConfig
+    plain = Codec(ModelConfig(**TINY))
+    for variable in plain.synthesis.variables:
+        variable.assign(next(v for v in conditioned.synthesis.variables
+                             if v.name == variable.name))
+    return plain
+
+
 def photo_like(height: int, width: int, seed: int = 0) -> np.ndarray:
     """A smooth, textured RGB image: blobs of colour, edges and mild noise."""
     rng = np.random.default_rng(seed)

@@ -203,7 +203,7 @@ def test_evaluate_writes_json_csv_and_plot(capsys, tmp_path, three_images):
     assert set(document["records"][0]) == set(RECORD_FIELDS)
     assert set(document["means"][0]) == {
         "codec", "setting", "images", "bpp", "psnr", "ms_ssim",
-        "detail_ratio", "encode_ms", "decode_ms"}
+        "detail_ratio", "lattice_share", "encode_ms", "decode_ms"}
     assert {(e["test"], e["anchor"]) for e in document["bd"]} == {
         ("webp", "jpeg-420"), ("jpeg-420", "webp")}
     with open(paths[1], newline="") as f:

@@ -24,6 +24,7 @@ from tfgancomp.errors import ConfigError, TfgancompError  # noqa: E402
 from tfgancomp.model.config import (  # noqa: E402
     ENTROPY_MODELS,
     NORMS,
+    REALISM_BRANCHES,
     ModelConfig,
 )
 from tfgancomp.training import losses  # noqa: E402
@@ -226,6 +227,10 @@ flags.DEFINE_integer("qualities", M.qualities,
 flags.DEFINE_bool("realism", M.realism,
                   "Condition the synthesis on a realism weight chosen at "
                   "decode time.")
+flags.DEFINE_enum("realism_branch", M.realism_branch, REALISM_BRANCHES,
+                  "How the synthesis draws realism: residual adapters on "
+                  "its feature maps, or noise-fed grain at full "
+                  "resolution.")
 flags.DEFINE_integer("realism_stages", M.realism_stages,
                      "Realism adapters after the N coarsest synthesis "
                      "nonlinearities only (0: after every one).")
@@ -245,6 +250,9 @@ flags.DEFINE_integer("disc_latent_projection_channels",
                      "discriminator sees them.")
 flags.DEFINE_bool("disc_spectral_norm", D.spectral_norm,
                   "Spectral normalisation of the discriminator's layers.")
+flags.DEFINE_integer("disc_input_layers", D.input_layers,
+                     "Stride-1 3x3 convolutions before the discriminator's "
+                     "strided ones (they see what those alias).")
 FLAGS = flags.FLAGS
 
 

@@ -142,6 +142,37 @@ def detail_ratio(original: np.ndarray,
     return other / energy
 
 
+LATTICE_PERIOD = 4  # pixels: the period of two stride-2 upsamplings
+
+
+def lattice_share(rgb: np.ndarray) -> float | None:
+    """Percent of an image's fine detail that lies on a lattice of period
+    `LATTICE_PERIOD` px aligned with its top-left corner.
+
+    The detail is the 4-neighbour Laplacian of the luma (as in
+    `detail_ratio`, here circular), over the largest top-left crop whose
+    sides are multiples of the period; the lattice is the 15 frequencies
+    (a/4, b/4) cycles per pixel but the constant. Photos put little there
+    (the 200 of bsds500/test: median 0.03%, 95% below 0.15%); a decoder
+    that draws a regular pattern at its upsampling strides, tens of
+    percent. `detail_ratio` counts that pattern as detail; this tells it
+    apart. None for images under one period per side.
+    """
+    luma = _as_rgb(np.asarray(rgb, np.float64)) @ np.array(
+        [0.299, 0.587, 0.114])
+    height, width = (n - n % LATTICE_PERIOD for n in luma.shape)
+    if min(height, width) == 0:
+        return None
+    luma = luma[:height, :width]
+    laplacian = sum(np.roll(luma, shift, axis) for shift in (1, -1)
+                    for axis in (0, 1)) - 4 * luma
+    power = np.abs(np.fft.fft2(laplacian)) ** 2
+    power[0, 0] = 0.  # the Laplacian's sum: zero up to rounding
+    total = power.sum()
+    lattice = power[::height // LATTICE_PERIOD, ::width // LATTICE_PERIOD]
+    return float(100 * lattice.sum() / total) if total else 0.
+
+
 def bits_per_pixel(num_bytes: int, height: int, width: int) -> float:
     return 8.0 * num_bytes / (height * width)
 

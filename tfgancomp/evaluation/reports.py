@@ -15,8 +15,9 @@ from PIL import Image, ImageDraw, ImageFont
 from tfgancomp.errors import TfgancompError
 
 RECORD_FIELDS = ("image", "width", "height", "codec", "setting", "bytes",
-                 "bpp", "psnr", "ms_ssim", "detail_ratio", "ratio_vs_raw",
-                 "ratio_vs_input_file", "encode_ms", "decode_ms")
+                 "bpp", "psnr", "ms_ssim", "detail_ratio", "lattice_share",
+                 "ratio_vs_raw", "ratio_vs_input_file", "encode_ms",
+                 "decode_ms")
 
 
 def _jsonable(value):
@@ -73,14 +74,15 @@ def _grid(header: list[str], rows: list[list[str]]) -> str:
 def _means_table(rows: list[dict]) -> str:
     set_metrics = any("fid" in r for r in rows)
     header = ["codec", "setting", "images", "bpp", "PSNR", "MS-SSIM",
-              "detail", "enc ms", "dec ms"] + (["FID", "KID"] if set_metrics
-                                               else [])
+              "detail", "lattice", "enc ms", "dec ms"] + (
+                  ["FID", "KID"] if set_metrics else [])
     lines = []
     for r in rows:
         line = [r["codec"], r["setting"], r["images"], _number(r["bpp"], 4),
                 _number(r["psnr"], 2), _number(r["ms_ssim"], 4),
-                _number(r["detail_ratio"], 3), _number(r["encode_ms"], 1),
-                _number(r["decode_ms"], 1)]
+                _number(r["detail_ratio"], 3),
+                _number(r["lattice_share"], 2, "%"),
+                _number(r["encode_ms"], 1), _number(r["decode_ms"], 1)]
         if set_metrics:
             line += [_number(r.get("fid"), 2), _number(r.get("kid"), 4)]
         lines.append(line)
@@ -90,13 +92,14 @@ def _means_table(rows: list[dict]) -> str:
 def shown_table(shown) -> str:
     """One line per model or codec of `evaluation.at_one_rate`."""
     header = ["", "setting", "bytes", "bpp", "PSNR", "MS-SSIM", "detail",
-              "enc ms", "dec ms"]
+              "lattice", "enc ms", "dec ms"]
     rows = []
     for entry in shown:
         r = entry.coded.record
         rows.append([entry.name, entry.setting, r["bytes"],
                      _number(r["bpp"], 4), _number(r["psnr"], 2),
                      _number(r["ms_ssim"], 4), _number(r["detail_ratio"], 3),
+                     _number(r["lattice_share"], 2, "%"),
                      _number(r["encode_ms"], 1), _number(r["decode_ms"], 1)])
     return _grid(header, rows)
 

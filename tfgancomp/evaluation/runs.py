@@ -147,6 +147,7 @@ def measure(original: np.ndarray, setting: Setting,
         "psnr": metrics.psnr(original, decoded),
         "ms_ssim": metrics.ms_ssim(original, decoded),
         "detail_ratio": metrics.detail_ratio(original, decoded),
+        "lattice_share": metrics.lattice_share(decoded),
         "ratio_vs_raw": metrics.compression_ratio(size, height, width),
         "ratio_vs_input_file": input_bytes / size,
         "encode_ms": 1000 * (encoded - start),
@@ -237,8 +238,8 @@ def _mean(values) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-MEAN_FIELDS = ("bpp", "psnr", "ms_ssim", "detail_ratio", "encode_ms",
-               "decode_ms")
+MEAN_FIELDS = ("bpp", "psnr", "ms_ssim", "detail_ratio", "lattice_share",
+               "encode_ms", "decode_ms")
 
 
 def means(results: Results) -> list[dict]:

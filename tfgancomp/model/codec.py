@@ -98,21 +98,27 @@ class Codec(tf.keras.Model):
         y = tf.cast(self.analysis(padded), tf.float32)
         return y if quality is None else y * self.gain.gain(quality)
 
-    def reconstruct(self, y_hat, image_size, quality=None, realism=None):
+    def reconstruct(self, y_hat, image_size, quality=None, realism=None,
+                    training=False, origin=(0, 0)):
         """Float reconstruction [B, H, W, 3] of ŷ, cropped to the image;
         the knobs as in `analyze`, realism in [0, 1] where the model has
-        it."""
+        it; `origin`, the pixel of the whole image where a window of ŷ
+        starts (for the grain's noise)."""
         batch = tf.shape(y_hat)[0]
         quality = self._knob(quality, batch, "quality", self.variable_rate)
         realism = self._knob(realism, batch, "realism", self.has_realism)
         if quality is not None:
             y_hat = y_hat * self.gain.inverse_gain(quality)
-        x_hat = tf.cast(self.synthesis(y_hat, realism=realism), tf.float32)
+        x_hat = tf.cast(self.synthesis(y_hat, realism=realism,
+                                       training=training, origin=origin),
+                        tf.float32)
         return x_hat[:, :image_size[0], :image_size[1], :]
 
-    def synthesize(self, y_hat, image_size, quality=None, realism=None):
+    def synthesize(self, y_hat, image_size, quality=None, realism=None,
+                   origin=(0, 0)):
         """uint8 image [H, W, 3] of one image's ŷ [1, h, w, C]."""
-        x_hat = self.reconstruct(y_hat, image_size, quality, realism)[0]
+        x_hat = self.reconstruct(y_hat, image_size, quality, realism,
+                                 origin=origin)[0]
         return tf.saturate_cast(tf.round(x_hat * 255.), tf.uint8)
 
     def call(self, images, training=False, quality=None,
@@ -127,7 +133,7 @@ class Codec(tf.keras.Model):
         y_hat, bits, side_bits = self.entropy(
             self.analyze(images, quality), training=training)
         x_hat = self.reconstruct(y_hat, tf.shape(images)[1:3], quality,
-                                 realism)
+                                 realism, training)
         return Forward(x_hat, y_hat, bits, side_bits)
 
     def variables_of(self, part: str) -> list:
@@ -289,8 +295,11 @@ class Codec(tf.keras.Model):
 
     @tf.function(input_signature=[
         tf.TensorSpec([1, None, None, None], tf.float32),
-        tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32)])
-    def synthesize_window(self, y_hat, quality, realism):
-        """uint8 pixels [h·s, w·s, 3] of a window of ŷ [1, h, w, C]."""
+        tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32),
+        tf.TensorSpec([2], tf.int32)])
+    def synthesize_window(self, y_hat, quality, realism, origin):
+        """uint8 pixels [h·s, w·s, 3] of a window of ŷ [1, h, w, C] whose
+        first pixel is `origin` in the image."""
         size = tf.shape(y_hat)[1:3] * self.config.latent_stride
-        return self.synthesize(y_hat, size, *self._present(quality, realism))
+        return self.synthesize(y_hat, size, *self._present(quality, realism),
+                               origin=origin)

@@ -9,6 +9,10 @@ from tfgancomp.configuration import OMIT_IF_DEFAULT, Config
 from tfgancomp.errors import ConfigError
 
 NORMS = ("gdn", "channel", "none")
+# How the synthesis draws realism: residual adapters on its feature maps
+# (conditioning.RealismAdapters) or noise-fed grain at full resolution
+# (grain.RealismGrain).
+REALISM_BRANCHES = ("adapters", "grain")
 ENTROPY_MODELS = ("hyperprior", "channelwise")
 
 
@@ -54,6 +58,8 @@ class ModelConfig(Config):
     qualities: int = dataclasses.field(default=0, metadata=OMIT_IF_DEFAULT)
     realism: bool = dataclasses.field(default=False,
                                       metadata=OMIT_IF_DEFAULT)
+    realism_branch: str = dataclasses.field(default="adapters",
+                                            metadata=OMIT_IF_DEFAULT)
     # Realism adapters after the N coarsest synthesis nonlinearities (0:
     # after every one; tried against realism 1's grid, BUILD_NOTES.md).
     realism_stages: int = dataclasses.field(default=0,
@@ -85,6 +91,7 @@ class ModelConfig(Config):
             raise ConfigError("qualities must be 0 (one fixed rate) or at "
                               "least 2")
         self.check_booleans(("realism",))
+        self.check_choice("realism_branch", REALISM_BRANCHES)
         self.check_integers(("realism_stages",), minimum=0)
         stages = self.num_downsamplings - 1 + bool(self.residual_blocks)
         if self.realism_stages > stages:
@@ -120,6 +127,10 @@ class ModelConfig(Config):
     def variable_rate(self) -> bool:
         """Whether the encoder takes a quality (stored in each file)."""
         return self.qualities > 0
+
+    def realism_draws(self, branch: str) -> bool:
+        """Whether the synthesis has the realism knob, drawn by `branch`."""
+        return self.realism and self.realism_branch == branch
 
     @property
     def latent_stride(self) -> int:

@@ -16,7 +16,9 @@ pixels on any machine:
   its end and does not flag it) fails to decode the mark (5 bytes);
 * the side latents ẑ are coded whole (1/4096 of the pixels);
 * each tile is synthesized from the ŷ within `synthesis_halo` latents of
-  it, enough for the synthesis's reach: tiling costs no measurable quality.
+  it, enough for the synthesis's reach, and told where in the image it
+  starts (the realism grain's noise is keyed to the image's pixels):
+  tiling costs no measurable quality.
 
 Files without a T section whose latents exceed `DEFAULT_TILE` (written
 before tiling existed) decode their latents whole and synthesize in tiles
@@ -37,6 +39,7 @@ import tensorflow as tf
 import tensorflow_compression as tfc
 
 from tfgancomp.errors import BitstreamError
+from tfgancomp.model import grain
 from tfgancomp.model.config import ModelConfig
 from tfgancomp.model.geometry import ceil_div
 
@@ -57,11 +60,14 @@ def synthesis_halo(config: ModelConfig) -> int:
     blocks at latent resolution have one 3×3 convolution before them."""
     depth = config.num_downsamplings
     reach = sum(0.5 ** i for i in range(depth))
+    adapters = config.realism_draws("adapters")
     if config.residual_blocks:
-        reach += 1 + 2 * (config.residual_blocks + config.realism)
+        reach += 1 + 2 * (config.residual_blocks + adapters)
     for stage in range(depth - 1):
-        pairs = bool(config.stage_block(stage)) + bool(config.realism)
+        pairs = bool(config.stage_block(stage)) + adapters
         reach += pairs * 2 / 2 ** (stage + 1)
+    if config.realism_draws("grain"):
+        reach += grain.CONVOLUTIONS / 2 ** (depth - 1)
     return 1 + math.ceil(reach)
 
 
@@ -215,7 +221,8 @@ def synthesize(codec, y_hat: np.ndarray, image_size, tile: int, quality,
                   _around(cols, halo, y_hat.shape[1]))
         pixels = codec.synthesize_window(
             y_hat[None, around[0][0]:around[0][1],
-                  around[1][0]:around[1][1]], q, r).numpy()
+                  around[1][0]:around[1][1]], q, r,
+            [around[0][0] * stride, around[1][0] * stride]).numpy()
         top, left = rows[0] * stride, cols[0] * stride
         bottom, right = min(height, rows[1] * stride), min(width,
                                                            cols[1] * stride)

@@ -14,6 +14,7 @@ import tensorflow_compression as tfc
 
 from tfgancomp.model.conditioning import RealismAdapters
 from tfgancomp.model.config import ModelConfig
+from tfgancomp.model.grain import RealismGrain
 
 
 class ChannelNorm(tf.keras.layers.Layer):
@@ -155,8 +156,9 @@ class SynthesisTransform(LayerStack):
 
     With `config.stage_blocks`, a residual block (`ResidualBlock`, ReLU,
     starting as the identity) follows upsampling stages. With
-    `config.realism`, every nonlinearity's output gains a residual scaled
-    by the realism r of each example (`conditioning.RealismAdapters`).
+    `config.realism`, a residual scaled by the realism r of each example
+    is added to every nonlinearity's output (`conditioning.
+    RealismAdapters`) or to the image (`grain.RealismGrain`).
     """
 
     def __init__(self, config: ModelConfig):
@@ -183,21 +185,31 @@ class SynthesisTransform(LayerStack):
                         config.num_filters, "none", hidden, zero_start=True,
                         name=f"stage_block_{i}"))
         self.realism = None
-        if config.realism:
+        if config.realism_draws("adapters"):
             if config.realism_stages:
                 adapted = dict(list(adapted.items())[:config.realism_stages])
             with tf.name_scope("synthesis"):
                 self.realism = RealismAdapters(adapted)
+        elif config.realism_draws("grain"):
+            with tf.name_scope("synthesis"):
+                self.realism = RealismGrain(config.num_filters)
 
-    def call(self, x, realism=None):
-        """`realism` [B] is required exactly when the model has the knob."""
+    def call(self, x, realism=None, training=False, origin=(0, 0)):
+        """`realism` [B] is required exactly when the model has the knob.
+        The grain's noise is that of pixel `origin` on (x's first latent
+        in the image's), or with `training` drawn afresh."""
         if (realism is None) != (self.realism is None):
             raise ValueError("realism must be given exactly to a synthesis "
                              "conditioned on it")
+        adapters = (self.realism.branches if isinstance(
+            self.realism, RealismAdapters) and realism is not None else {})
+        features = x
         for layer in self.stack:
-            x = layer(x)
-            if realism is not None and layer.name in self.realism.branches:
+            features, x = x, layer(x)
+            if layer.name in adapters:
                 x = self.realism.adapt(x, layer.name, realism)
+        if isinstance(self.realism, RealismGrain):
+            x = self.realism.add(x, features, realism, training, origin)
         return x
 
 

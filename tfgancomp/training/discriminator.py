@@ -19,7 +19,7 @@ import dataclasses
 
 import tensorflow as tf
 
-from tfgancomp.configuration import Config
+from tfgancomp.configuration import OMIT_IF_DEFAULT, Config
 from tfgancomp.model.transforms import LayerStack
 
 LEAK = 0.2
@@ -33,6 +33,10 @@ class DiscriminatorConfig(Config):
     Each scale's convolutions have base_filters × (1, 2, 4, 8) channels;
     `num_scales` counts the full-resolution scale. The latents are projected
     to `latent_projection_channels` channels before upsampling.
+    `input_layers` 3×3 convolutions of stride 1 (base_filters channels)
+    come before the strided ones: those alias what they see at their
+    period, and two of them turn a lattice of period 4, realism 1's
+    artefact, into a constant (BUILD_NOTES.md, "Realism as grain").
     """
 
     KIND = "discriminator"
@@ -41,10 +45,13 @@ class DiscriminatorConfig(Config):
     num_scales: int = 3
     latent_projection_channels: int = 12
     spectral_norm: bool = True
+    input_layers: int = dataclasses.field(default=0,
+                                          metadata=OMIT_IF_DEFAULT)
 
     def __post_init__(self):
         self.check_integers(("base_filters", "num_scales",
                              "latent_projection_channels"))
+        self.check_integers(("input_layers",), minimum=0)
         self.check_booleans(("spectral_norm",))
 
 
@@ -148,6 +155,9 @@ class PatchDiscriminator(tf.keras.layers.Layer):
             tf.keras.layers.LeakyReLU(LEAK),
         ], name="latent_projection")
         self.body = LayerStack(name="body")
+        for i in range(config.input_layers):
+            self.body.add(_conv(config.base_filters, 3, 1, sn, f"input_{i}"))
+            self.body.add(tf.keras.layers.LeakyReLU(LEAK))
         for i, stride in enumerate(STRIDES):
             filters = config.base_filters * 2 ** i
             self.body.add(_conv(filters, 4, stride, sn, f"conv_{i}"))

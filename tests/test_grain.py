@@ -1,0 +1,135 @@
+"""Realism drawn as grain: position-keyed noise, the noise-fed branch on the
+synthesis, its tiles and exports, the discriminator's stride-1 layers and
+the lattice measure that tells grain from a grid."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import TINY, photo_like, plain_twin
+
+import tfgancomp
+from tfgancomp.deploy import resolve, savedmodel, store
+from tfgancomp.deploy.exported import load_export
+from tfgancomp.errors import ConfigError
+from tfgancomp.evaluation import metrics
+from tfgancomp.model import grain, tiling
+from tfgancomp.model.codec import Codec
+from tfgancomp.model.config import ModelConfig
+from tfgancomp.training.discriminator import (
+    DiscriminatorConfig,
+    MultiScaleDiscriminator,
+)
+
+CONFIG = ModelConfig(**TINY, qualities=2, realism=True,
+                     realism_branch="grain")
+
+
+def grain_codec(seed=3, config=CONFIG):
+    """A random codec whose grain (and stage blocks) do something."""
+    tf.keras.utils.set_random_seed(seed)
+    codec = Codec(config)
+    for variable in codec.synthesis.variables:
+        if "kernel" in variable.name and not np.any(variable.numpy()):
+            variable.assign(tf.random.normal(variable.shape, stddev=0.1))
+    codec.fix_tables()
+    codec.lmbda = (0.001, 0.05)
+    return codec
+
+
+def test_position_noise_is_white_unit_and_keyed_to_the_image():
+    noise = grain.position_noise(64, 96, 2).numpy()
+    assert noise.shape == (64, 96, 2)
+    np.testing.assert_array_equal(noise,
+                                  grain.position_noise(64, 96, 2).numpy())
+    assert abs(noise.mean()) < 0.05 and abs(noise.var() - 1) < 0.05
+    assert np.abs(noise).max() <= 3 ** 0.5
+    # No period: no frequency holds much more than its share.
+    power = np.abs(np.fft.fft2(noise[..., 0] - noise[..., 0].mean())) ** 2
+    assert power.max() / power.sum() < 10 / noise[..., 0].size
+    assert abs(np.corrcoef(noise[..., 0].ravel(),
+                           noise[..., 1].ravel())[0, 1]) < 0.05
+    window = grain.position_noise(16, 24, 2, origin=(32, 48)).numpy()
+    np.testing.assert_array_equal(window, noise[32:48, 48:72])
+
+
+def test_the_branch_is_chosen_checked_and_trained_alone():
+    assert "realism_branch" not in ModelConfig(**TINY, realism=True).to_dict()
+    assert ModelConfig.from_dict(CONFIG.to_dict()) == CONFIG
+    with pytest.raises(ConfigError, match="realism_branch"):
+        ModelConfig(**TINY, realism=True, realism_branch="noise")
+    fresh = Codec(CONFIG)
+    names = [v.name for v in fresh.variables_of("realism")]
+    assert names and all("realism/grain_" in n for n in names)
+    assert not np.any(fresh.synthesis.realism.convolutions[-1].kernel)
+    assert tiling.synthesis_halo(CONFIG) >= tiling.synthesis_halo(
+        ModelConfig(**TINY))
+
+
+def test_realism_0_is_the_synthesis_without_grain_and_1_is_fixed():
+    grained = grain_codec()
+    plain = plain_twin(grained)
+    y = tf.random.normal([2, 3, 4, 16])
+    np.testing.assert_array_equal(
+        plain.synthesis(y), grained.synthesis(y, realism=tf.zeros([2])))
+    ones = tf.ones([2])
+    drawn = grained.synthesis(y, realism=ones)
+    assert np.abs(np.asarray(drawn - plain.synthesis(y))).max() > 1e-2
+    np.testing.assert_array_equal(drawn, grained.synthesis(y, realism=ones))
+    # Training draws fresh noise: two passes differ.
+    first, second = (grained.synthesis(y, realism=ones, training=True)
+                     for _ in range(2))
+    assert np.abs(np.asarray(first - second)).max() > 1e-3
+
+
+def test_tiles_draw_the_grain_of_the_whole_image():
+    codec = grain_codec(6, ModelConfig(**TINY, qualities=2, realism=True,
+                                       realism_branch="grain",
+                                       stage_blocks=(8, 8, 8)))
+    y_hat = np.round(np.random.default_rng(0).normal(
+        0, 3, (40, 36, TINY["latent_channels"]))).astype(np.float32)
+    whole, tiles = (tiling.synthesize(codec, y_hat, (640, 576), tile, 0.5, 1.)
+                    for tile in (64, 8))
+    assert np.abs(whole.astype(int) - tiles.astype(int)).max() <= 1
+
+
+def test_an_export_draws_the_same_grain(tmp_path):
+    model = resolve.load(store.save_codec(grain_codec(), tmp_path / "model",
+                                          "tiny-grain"))
+    savedmodel.export(model, tmp_path / "export")
+    exported = load_export(tmp_path / "export")
+    image = photo_like(40, 56, seed=6)
+    data = tfgancomp.compress(image, model, quality=0.5)
+    decoded = np.asarray(tfgancomp.decompress(data, exported, realism=1.))
+    np.testing.assert_array_equal(
+        decoded, np.asarray(tfgancomp.decompress(data, model, realism=1.)))
+    assert not np.array_equal(decoded, np.asarray(
+        tfgancomp.decompress(data, model, realism=0.)))
+
+
+def test_stride_1_layers_come_first_in_the_discriminator():
+    config = DiscriminatorConfig(base_filters=8, num_scales=2, input_layers=2)
+    assert DiscriminatorConfig.from_dict(config.to_dict()) == config
+    assert "input_layers" not in DiscriminatorConfig().to_dict()
+    with pytest.raises(ConfigError, match="input_layers"):
+        DiscriminatorConfig(input_layers=-1)
+    discriminator = MultiScaleDiscriminator(config, latent_channels=4)
+    images, latents = tf.zeros([2, 32, 48, 3]), tf.zeros([2, 2, 3, 4])
+    logits, features = discriminator(images, latents, features=True)
+    assert [tuple(x.shape) for x in logits] == [(2, 4, 6, 1), (2, 2, 3, 1)]
+    assert len(features) == 2 * (2 + 4)
+    assert tuple(features[0].shape) == (2, 32, 48, 8)
+
+
+def test_the_lattice_share_tells_a_grid_from_grain():
+    image = photo_like(96, 128, seed=4).astype(np.float64)
+    assert metrics.lattice_share(image) < 1.
+    rng = np.random.default_rng(0)
+    grained = image + rng.normal(0, 8, image.shape)
+    assert metrics.lattice_share(grained) < 1.
+    rows, cols = np.mgrid[0:96, 0:128]
+    grid = 8 * np.cos(np.pi * rows / 2) * np.cos(np.pi * cols / 2)
+    assert metrics.lattice_share(image + grid[..., None]) > 50.
+    # The same grid at another phase or on an odd crop is found too.
+    shifted = image[1:95, 3:126] + grid[:94, :123, None]
+    assert metrics.lattice_share(shifted) > 30.
+    assert metrics.lattice_share(image[:3, :3]) is None
