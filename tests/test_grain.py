@@ -1,6 +1,8 @@
 """Realism drawn as grain: position-keyed noise, the noise-fed branch on the
-synthesis, its tiles and exports, the discriminator's stride-1 layers and
-the lattice measure that tells grain from a grid."""
+synthesis, its tiles and exports, the discriminator's stride-1 layers, the
+lattice measure that tells grain from a grid and the loss made of it."""
+
+import os
 
 import numpy as np
 import pytest
@@ -15,10 +17,14 @@ from tfgancomp.evaluation import metrics
 from tfgancomp.model import grain, tiling
 from tfgancomp.model.codec import Codec
 from tfgancomp.model.config import ModelConfig
+from tfgancomp.training import losses
+from tfgancomp.training.config import TrainConfig
+from tfgancomp.training.data import folder_dataset
 from tfgancomp.training.discriminator import (
     DiscriminatorConfig,
     MultiScaleDiscriminator,
 )
+from tfgancomp.training.trainer import Trainer
 
 CONFIG = ModelConfig(**TINY, qualities=2, realism=True,
                      realism_branch="grain")
@@ -121,15 +127,59 @@ def test_stride_1_layers_come_first_in_the_discriminator():
 
 
 def test_the_lattice_share_tells_a_grid_from_grain():
-    image = photo_like(96, 128, seed=4).astype(np.float64)
-    assert metrics.lattice_share(image) < 1.
+    # 255 of the 192×256 frequencies are the lattice's: 0.5%.
+    image = photo_like(192, 256, seed=4).astype(np.float64)
+    assert metrics.lattice_share(image) < 2.
     rng = np.random.default_rng(0)
     grained = image + rng.normal(0, 8, image.shape)
     assert metrics.lattice_share(grained) < 1.
-    rows, cols = np.mgrid[0:96, 0:128]
+    rows, cols = np.mgrid[0:192, 0:256]
     grid = 8 * np.cos(np.pi * rows / 2) * np.cos(np.pi * cols / 2)
     assert metrics.lattice_share(image + grid[..., None]) > 50.
     # The same grid at another phase or on an odd crop is found too.
-    shifted = image[1:95, 3:126] + grid[:94, :123, None]
+    shifted = image[1:190, 3:250] + grid[:189, :247, None]
     assert metrics.lattice_share(shifted) > 30.
-    assert metrics.lattice_share(image[:3, :3]) is None
+    assert metrics.lattice_share(image[:15, :40]) is None
+
+
+def test_the_loss_measures_the_lattice_as_the_evaluation_does():
+    rng = np.random.default_rng(1)
+    images = np.stack([photo_like(64, 96, seed=s) for s in (1, 2)]) / 255.
+    rows, cols = np.mgrid[0:64, 0:96]
+    grid = 0.03 * np.cos(np.pi * rows / 2) * np.cos(np.pi * cols / 4)
+    fakes = images + grid[None, ..., None] + rng.normal(0, .01, images.shape)
+    shares = losses.lattice_share(tf.constant(fakes, tf.float32), 16)
+    np.testing.assert_allclose(shares.numpy() * 100, [
+        metrics.lattice_share(f) for f in fakes], rtol=1e-3)
+    originals = tf.constant(images, tf.float32)
+    fakes = tf.Variable(tf.constant(fakes, tf.float32))
+    with tf.GradientTape() as tape:
+        excess = losses.lattice_excess(originals, fakes, 16)
+        total = tf.reduce_sum(excess)
+    assert np.all(excess.numpy() > 0.1)
+    assert np.all(losses.lattice_excess(originals, originals, 16) == 0)
+    # Its gradient takes the grid away.
+    step = tape.gradient(total, fakes)
+    assert np.all(losses.lattice_excess(
+        originals, fakes - 1e-2 * step / tf.reduce_max(tf.abs(step)),
+        16).numpy() < excess.numpy())
+
+
+@pytest.mark.slow
+def test_the_realism_phase_trains_the_grain_alone(image_folder, tmp_path):
+    tf.keras.utils.set_random_seed(0)
+    train = TrainConfig(lmbda=0.001, lmbda_max=0.05, gan_weight=50.,
+                        fm_weight=100., lattice_weight=100., max_steps=2,
+                        trainable="realism", log_every=1000)
+    assert TrainConfig.from_dict(train.to_dict()) == train
+    assert "lattice_weight" not in TrainConfig().to_dict()
+    trainer = Trainer(tmp_path / "run", CONFIG, train,
+                      disc_config=DiscriminatorConfig(
+                          base_filters=8, num_scales=1, input_layers=1))
+    before = {v.name: v.numpy() for v in trainer.codec.variables}
+    images = folder_dataset(image_folder, 64, 2, downscale_factor=1)
+    result = trainer.fit(images, log=open(os.devnull, "w"))
+    assert np.isfinite(result["loss"]) and result["lattice_excess"] >= 0
+    moved = {v.name for v in trainer.codec.variables if v.name in before
+             and not np.array_equal(v.numpy(), before[v.name])}
+    assert moved and all("realism/grain_" in name for name in moved)

@@ -142,21 +142,23 @@ def detail_ratio(original: np.ndarray,
     return other / energy
 
 
-LATTICE_PERIOD = 4  # pixels: the period of two stride-2 upsamplings
+# Pixels: the latent stride of the models, whose lattice holds those of
+# every chain of stride-2 upsamplings (periods 2, 4, 8 and 16).
+LATTICE_PERIOD = 16
 
 
 def lattice_share(rgb: np.ndarray) -> float | None:
-    """Percent of an image's fine detail that lies on a lattice of period
-    `LATTICE_PERIOD` px aligned with its top-left corner.
+    """Percent of an image's fine detail that lies on the lattice of
+    `LATTICE_PERIOD` px, aligned with its top-left corner.
 
     The detail is the 4-neighbour Laplacian of the luma (as in
     `detail_ratio`, here circular), over the largest top-left crop whose
-    sides are multiples of the period; the lattice is the 15 frequencies
-    (a/4, b/4) cycles per pixel but the constant. Photos put little there
-    (the 200 of bsds500/test: median 0.03%, 95% below 0.15%); a decoder
-    that draws a regular pattern at its upsampling strides, tens of
-    percent. `detail_ratio` counts that pattern as detail; this tells it
-    apart. None for images under one period per side.
+    sides are multiples of the period; the lattice is the frequencies
+    (a/16, b/16) cycles per pixel but the constant, 255 of H·W. Photos put
+    little there (the 200 of bsds500/test: median 0.24%, 95% below 0.62%);
+    a decoder that draws a regular pattern at its upsampling strides, tens
+    of percent. `detail_ratio` counts that pattern as detail; this tells
+    it apart. None for images under one period per side.
     """
     luma = _as_rgb(np.asarray(rgb, np.float64)) @ np.array(
         [0.299, 0.587, 0.114])

@@ -355,6 +355,32 @@ def feature_matching(real_features, fake_features):
     ]) / len(real_features)
 
 
+def lattice_share(images, period: int):
+    """[B]: the fraction of each image's fine detail on the lattice of
+    `period` px, `metrics.lattice_share` (there in percent) for images
+    whose sides are multiples of `period`."""
+    luma = tf.tensordot(tf.cast(images, tf.float32),
+                        tf.constant([0.299, 0.587, 0.114]), 1)
+    laplacian = tf.add_n([tf.roll(luma, shift, axis) for shift in (1, -1)
+                          for axis in (1, 2)]) - 4. * luma
+    power = tf.abs(tf.signal.fft2d(
+        tf.complex(laplacian, tf.zeros_like(laplacian)))) ** 2
+    shape = tf.shape(power)
+    lattice = power[:, ::shape[1] // period, ::shape[2] // period]
+    constant = power[:, 0, 0]  # the Laplacian's sum: zero up to rounding
+    return ((tf.reduce_sum(lattice, [1, 2]) - constant) /
+            (tf.reduce_sum(power, [1, 2]) - constant + 1e-12))
+
+
+def lattice_excess(images, reconstructions, period: int):
+    """[B]: how much more of its detail a reconstruction puts on the
+    lattice of `period` px than the original does: a regular pattern at
+    the decoder's strides, which the adversarial terms alone let through
+    (BUILD_NOTES.md, "Realism as grain")."""
+    return tf.nn.relu(lattice_share(reconstructions, period) -
+                      lattice_share(images, period))
+
+
 def discriminator_accuracy(real_logits, fake_logits):
     """Mean of the fractions of real logits > 0 and fake logits < 0.
 

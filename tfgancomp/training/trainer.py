@@ -219,8 +219,7 @@ class Trainer:
     def _logits(self, images, latents, features: bool = False):
         """(float32 logits of every scale, the hidden activations for
         feature matching if `features`, else None)."""
-        output = self.discriminator(images, latents, training=True,
-                                    features=features)
+        output = self.discriminator(images, latents, True, features)
         logits, hidden = output if features else (output, None)
         return [tf.cast(x, tf.float32) for x in logits], hidden
 
@@ -240,7 +239,8 @@ class Trainer:
             real_logits, real_features = self._logits(images, latents,
                                                       features)
             adversarial, terms = self.objective.adversarial(
-                fake_logits, fake_features, real_features, lmbda, realism)
+                images, fake, fake_logits, fake_features, real_features,
+                lmbda, realism)
             loss = rd_loss + adversarial
             d_loss = self._discriminator_loss(
                 images, tf.stop_gradient(fake), latents, real_logits,
