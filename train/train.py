@@ -111,10 +111,10 @@ flags.DEFINE_float("gan_weight", 0.1,
                    "discriminator.")
 flags.DEFINE_float("fm_weight", T.fm_weight,
                    "Weight of the discriminator's feature-matching loss.")
-flags.DEFINE_float("lattice_weight", T.lattice_weight,
-                   "Weight of the share of the reconstruction's detail "
-                   "beyond the original's on the lattice of the latent "
-                   "stride (a regular pattern at the decoder's strides).")
+flags.DEFINE_float("spectral_weight", T.spectral_weight,
+                   "Weight of the reconstruction's detail power beyond the "
+                   "original's, frequency by frequency (what a regular "
+                   "pattern adds).")
 flags.DEFINE_float("gradient_penalty", T.gradient_penalty,
                    "Weight of the WGAN-GP gradient penalty.")
 # Schedule and optimizers.

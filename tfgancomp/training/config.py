@@ -36,10 +36,9 @@ class TrainConfig(Config):
     """Loss weights, optimizers, schedule and logging of a training run.
 
     The loss is w·bpp + lmbda·distortion + gan_weight·G (+ fm_weight times
-    the discriminator's feature-matching loss, + lattice_weight times the
-    share of the reconstruction's detail beyond the original's on the
-    lattice of the latent stride, `losses.lattice_excess`). The rate
-    weight w is 1, or
+    the discriminator's feature-matching loss, + spectral_weight times
+    the reconstruction's detail power beyond the original's, frequency by
+    frequency, `losses.spectral_excess`). The rate weight w is 1, or
     with `target_bpp` it is `rate_penalty` whenever a batch is above the
     target. A variable-rate model trains each example at a random quality
     q in [0, 1] whose λ runs geometrically from `lmbda` (q = 0) to
@@ -98,14 +97,14 @@ class TrainConfig(Config):
     # Out of the JSON while false, so that older runs still resume.
     revive_latents: bool = dataclasses.field(default=False,
                                              metadata=OMIT_IF_DEFAULT)
-    lattice_weight: float = dataclasses.field(default=0.0,
-                                              metadata=OMIT_IF_DEFAULT)
+    spectral_weight: float = dataclasses.field(default=0.0,
+                                               metadata=OMIT_IF_DEFAULT)
 
     def __post_init__(self):
         self.check_numbers(("lmbda", "learning_rate", "disc_learning_rate",
                             "clip_norm"))
         self.check_numbers(("gan_weight", "fm_weight", "gradient_penalty",
-                            "lattice_weight"), positive=False)
+                            "spectral_weight"), positive=False)
         if self.lmbda_max is not None:
             self.check_numbers(("lmbda_max",))
             if self.lmbda_max <= self.lmbda:

@@ -355,30 +355,41 @@ def feature_matching(real_features, fake_features):
     ]) / len(real_features)
 
 
-def lattice_share(images, period: int):
-    """[B]: the fraction of each image's fine detail on the lattice of
-    `period` px, `metrics.lattice_share` (there in percent) for images
-    whose sides are multiples of `period`."""
+def detail_spectrum(images):
+    """[B, H, W]: the power spectrum of each image's fine detail, the
+    circular 4-neighbour Laplacian of its luma (`metrics.lattice_share`'s
+    detail), which weights frequency f by about |2πf|⁴."""
     luma = tf.tensordot(tf.cast(images, tf.float32),
                         tf.constant([0.299, 0.587, 0.114]), 1)
     laplacian = tf.add_n([tf.roll(luma, shift, axis) for shift in (1, -1)
                           for axis in (1, 2)]) - 4. * luma
-    power = tf.abs(tf.signal.fft2d(
+    return tf.abs(tf.signal.fft2d(
         tf.complex(laplacian, tf.zeros_like(laplacian)))) ** 2
-    shape = tf.shape(power)
-    lattice = power[:, ::shape[1] // period, ::shape[2] // period]
-    constant = power[:, 0, 0]  # the Laplacian's sum: zero up to rounding
-    return ((tf.reduce_sum(lattice, [1, 2]) - constant) /
-            (tf.reduce_sum(power, [1, 2]) - constant + 1e-12))
 
 
-def lattice_excess(images, reconstructions, period: int):
-    """[B]: how much more of its detail a reconstruction puts on the
-    lattice of `period` px than the original does: a regular pattern at
-    the decoder's strides, which the adversarial terms alone let through
-    (BUILD_NOTES.md, "Realism as grain")."""
-    return tf.nn.relu(lattice_share(reconstructions, period) -
-                      lattice_share(images, period))
+def _smooth(spectrum, reach: int):
+    """The mean over the (2·reach + 1)² neighbouring frequencies, circular."""
+    x = spectrum[..., None]
+    for axis in (1, 2):
+        size = tf.shape(x)[axis]
+        x = tf.concat([tf.gather(x, tf.range(size - reach, size), axis=axis),
+                       x, tf.gather(x, tf.range(reach), axis=axis)], axis)
+    width = 2 * reach + 1
+    return tf.nn.avg_pool2d(x, width, 1, "VALID")[..., 0]
+
+
+def spectral_excess(images, reconstructions, reach: int = 2):
+    """[B]: the detail power a reconstruction has beyond its original's,
+    frequency by frequency (each spectrum averaged over 5×5 neighbouring
+    frequencies), over the original's total. Texture drawn within the
+    original's spectrum costs nothing; a regular pattern, its power in a
+    few peaks far above the original's there, costs about its power. The
+    adversarial terms alone draw such patterns (BUILD_NOTES.md, "Realism
+    as grain")."""
+    real = _smooth(detail_spectrum(images), reach)
+    fake = _smooth(detail_spectrum(reconstructions), reach)
+    return (tf.reduce_sum(tf.nn.relu(fake - real), [1, 2]) /
+            (tf.reduce_sum(real, [1, 2]) + 1e-12))
 
 
 def discriminator_accuracy(real_logits, fake_logits):

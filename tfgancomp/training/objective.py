@@ -75,7 +75,7 @@ class Objective:
 
     def adversarial(self, images, fakes, fake_logits, fake_features,
                     real_features, lmbda, realism):
-        """gan_weight·G + fm_weight·FM + lattice_weight·(lattice excess),
+        """gan_weight·G + fm_weight·FM + spectral_weight·(spectral excess),
         per example weighted by r and `adversarial_lmbda` for a model with
         the realism knob; and its terms to log."""
         config = self.config
@@ -86,11 +86,10 @@ class Objective:
             matching = losses.feature_matching(real_features, fake_features)
             loss += config.fm_weight * matching
             terms["fm_loss"] = tf.reduce_mean(matching)
-        if config.lattice_weight:
-            excess = losses.lattice_excess(
-                images, fakes, self.model_config.latent_stride)
-            loss += config.lattice_weight * excess
-            terms["lattice_excess"] = tf.reduce_mean(excess)
+        if config.spectral_weight:
+            excess = losses.spectral_excess(images, fakes)
+            loss += config.spectral_weight * excess
+            terms["spectral_excess"] = tf.reduce_mean(excess)
         if realism is not None:
             loss *= realism * self.adversarial_lmbda(lmbda)
         return tf.reduce_mean(loss), terms
