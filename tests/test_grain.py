@@ -2,6 +2,7 @@
 synthesis, its tiles and exports, the discriminator's stride-1 layers, the
 lattice measure that tells grain from a grid and the spectral loss term."""
 
+import dataclasses
 import os
 
 import numpy as np
@@ -124,6 +125,32 @@ def test_stride_1_layers_come_first_in_the_discriminator():
     assert [tuple(x.shape) for x in logits] == [(2, 4, 6, 1), (2, 2, 3, 1)]
     assert len(features) == 2 * (2 + 4)
     assert tuple(features[0].shape) == (2, 32, 48, 8)
+
+
+def _gradient_lattice(config, images):
+    """The share of the discriminator's gradient on the images (the
+    generator's non-saturating loss) at the period-8 lattice frequencies."""
+    tf.keras.utils.set_random_seed(1)
+    discriminator = MultiScaleDiscriminator(config, latent_channels=4)
+    images = tf.Variable(images)
+    with tf.GradientTape() as tape:
+        logits = discriminator(images, tf.zeros([2, 4, 4, 4]), True)
+        loss = tf.add_n([tf.reduce_sum(tf.nn.softplus(-x)) for x in logits])
+    gradient = tape.gradient(loss, images).numpy().mean(-1)
+    power = (np.abs(np.fft.fft2(gradient)) ** 2).sum(0)
+    power[0, 0] = 0.
+    return power[::8, ::8].sum() / power.sum()
+
+
+def test_a_blurred_discriminator_sends_no_lattice_to_the_generator():
+    config = DiscriminatorConfig(base_filters=8, num_scales=2, blur=True)
+    assert "blur" not in DiscriminatorConfig().to_dict()
+    assert DiscriminatorConfig.from_dict(config.to_dict()) == config
+    images = tf.random.stateless_uniform([2, 64, 64, 3], (3, 4))
+    share = 63 / 64 ** 2  # of the frequencies
+    assert _gradient_lattice(dataclasses.replace(config, blur=False),
+                             images) > 5 * share
+    assert _gradient_lattice(config, images) < share
 
 
 def test_the_lattice_share_tells_a_grid_from_grain():

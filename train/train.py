@@ -254,6 +254,9 @@ flags.DEFINE_integer("disc_latent_projection_channels",
                      "discriminator sees them.")
 flags.DEFINE_bool("disc_spectral_norm", D.spectral_norm,
                   "Spectral normalisation of the discriminator's layers.")
+flags.DEFINE_bool("disc_blur", D.blur,
+                  "A binomial blur before each of the discriminator's "
+                  "strided convolutions (no checkerboard in its gradient).")
 flags.DEFINE_integer("disc_input_layers", D.input_layers,
                      "Stride-1 3x3 convolutions before the discriminator's "
                      "strided ones (they see what those alias).")

@@ -36,7 +36,12 @@ class DiscriminatorConfig(Config):
     `input_layers` 3×3 convolutions of stride 1 (base_filters channels)
     come before the strided ones: those alias what they see at their
     period, and two of them turn a lattice of period 4, realism 1's
-    artefact, into a constant (BUILD_NOTES.md, "Realism as grain").
+    artefact, into a constant. With `blur`, each strided convolution
+    reads its input through a [1, 2, 1] binomial blur (as StyleGAN2's
+    discriminator does): the gradient a strided convolution sends the
+    generator is a transposed convolution's, a checkerboard at its
+    period, and the blur, zero at that period's frequency, removes it
+    (BUILD_NOTES.md, "Realism as grain").
     """
 
     KIND = "discriminator"
@@ -47,11 +52,13 @@ class DiscriminatorConfig(Config):
     spectral_norm: bool = True
     input_layers: int = dataclasses.field(default=0,
                                           metadata=OMIT_IF_DEFAULT)
+    blur: bool = dataclasses.field(default=False, metadata=OMIT_IF_DEFAULT)
 
     def __post_init__(self):
         self.check_integers(("base_filters", "num_scales",
                              "latent_projection_channels"))
         self.check_integers(("input_layers",), minimum=0)
+        self.check_booleans(("blur",))
         self.check_booleans(("spectral_norm",))
 
 
@@ -102,6 +109,22 @@ class SpectralNorm(tf.keras.layers.Wrapper):
         if self.layer.use_bias:
             outputs = tf.nn.bias_add(outputs, self.layer.bias)
         return self.layer.activation(outputs)
+
+
+class Blur(tf.keras.layers.Layer):
+    """Each channel convolved with the 3×3 binomial kernel [1, 2, 1]ᵀ
+    [1, 2, 1] / 16 ('same', zero padding): zero response at the Nyquist
+    frequency, no weights."""
+
+    def call(self, x):
+        taps = tf.constant([1., 2., 1.]) / 4.
+        kernel = tf.tile((taps[:, None] * taps[None, :])[:, :, None, None],
+                         [1, 1, tf.shape(x)[-1], 1])
+        return tf.nn.depthwise_conv2d(x, tf.cast(kernel, x.dtype),
+                                      [1, 1, 1, 1], "SAME")
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape(input_shape)
 
 
 def _conv(filters, kernel_size, strides, spectral_norm, name):
@@ -159,6 +182,8 @@ class PatchDiscriminator(tf.keras.layers.Layer):
             self.body.add(_conv(config.base_filters, 3, 1, sn, f"input_{i}"))
             self.body.add(tf.keras.layers.LeakyReLU(LEAK))
         for i, stride in enumerate(STRIDES):
+            if config.blur and stride > 1:
+                self.body.add(Blur(name=f"blur_{i}"))
             filters = config.base_filters * 2 ** i
             self.body.add(_conv(filters, 4, stride, sn, f"conv_{i}"))
             self.body.add(tf.keras.layers.LeakyReLU(LEAK))
