@@ -67,7 +67,7 @@ def synthesis_halo(config: ModelConfig) -> int:
         pairs = bool(config.stage_block(stage)) + adapters
         reach += pairs * 2 / 2 ** (stage + 1)
     if config.realism_draws("grain"):
-        reach += grain.CONVOLUTIONS / 2 ** (depth - 1)
+        reach += grain.REACH / config.latent_stride
     return 1 + math.ceil(reach)
 
 

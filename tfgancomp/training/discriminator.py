@@ -20,6 +20,7 @@ import dataclasses
 import tensorflow as tf
 
 from tfgancomp.configuration import OMIT_IF_DEFAULT, Config
+from tfgancomp.model.grain import Blur
 from tfgancomp.model.transforms import LayerStack
 
 LEAK = 0.2
@@ -109,22 +110,6 @@ class SpectralNorm(tf.keras.layers.Wrapper):
         if self.layer.use_bias:
             outputs = tf.nn.bias_add(outputs, self.layer.bias)
         return self.layer.activation(outputs)
-
-
-class Blur(tf.keras.layers.Layer):
-    """Each channel convolved with the 3×3 binomial kernel [1, 2, 1]ᵀ
-    [1, 2, 1] / 16 ('same', zero padding): zero response at the Nyquist
-    frequency, no weights."""
-
-    def call(self, x):
-        taps = tf.constant([1., 2., 1.]) / 4.
-        kernel = tf.tile((taps[:, None] * taps[None, :])[:, :, None, None],
-                         [1, 1, tf.shape(x)[-1], 1])
-        return tf.nn.depthwise_conv2d(x, tf.cast(kernel, x.dtype),
-                                      [1, 1, 1, 1], "SAME")
-
-    def compute_output_shape(self, input_shape):
-        return tf.TensorShape(input_shape)
 
 
 def _conv(filters, kernel_size, strides, spectral_norm, name):
