@@ -1,15 +1,16 @@
-"""Realism drawn as grain: a noise-fed residual at full resolution.
+"""Realism drawn as grain: content-modulated noise at full resolution.
 
 The feature adapters (`conditioning.RealismAdapters`) draw texture through
 the synthesis' stride-2 transposed convolutions, and what a deterministic
 residual drawn there adds to flat regions is a lattice of their period
-(BUILD_NOTES.md, "Realism as grain"). The grain branch draws instead after
-the last upsampling, at full resolution, from per-pixel noise, as a
-generator of texture needs (StyleGAN's noise inputs), and the features the
-last transposed convolution reads, projected to a few channels, blurred
-(their own period-2 phase pattern is the transposed convolutions' lattice)
-and brought up to full resolution; every weight of the branch is shared
-by every pixel, so nothing in it is tied to a pixel's phase.
+(BUILD_NOTES.md, "Realism as grain"); branches that read the features and
+noise through convolutions learned to amplify the features' own periodic
+residue into stripes. This branch draws only noise, as film grain
+synthesis does (AV1's): textures made by convolutions from per-pixel
+noise, stationary and so without a period, mixed pixel by pixel by
+amplitudes that the last stage's features set, low-passed (projected,
+blurred, brought up by nearest neighbour, blurred again), so they say
+where grain goes and how strong, not what pattern it makes.
 
 At decoding the noise is a hash of each pixel's position in the image, so
 a file decodes to the same pixels every time, everywhere, whole or in
@@ -20,13 +21,12 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-# Noise channels per pixel, feature channels the branch reads, hidden
-# channels and 3×3 convolutions (all but the last followed by ReLU; the
-# last starts at zero).
-NOISE_CHANNELS = 2
-PROJECTED = 16
-HIDDEN = 32
-CONVOLUTIONS = 3
+# Noise channels per pixel; textures made from them by 3×3 convolutions
+# (ReLU between); the amplitude maps mix those into RGB by a 1×1
+# convolution that starts at zero.
+NOISE_CHANNELS = 4
+TEXTURES = 16
+CONVOLUTIONS = 2
 # Pixels of the image around a pixel the branch reads, beyond what the
 # features it reads saw: its convolutions and blurs (one at full, one at
 # half resolution).
@@ -74,26 +74,27 @@ def position_noise(height, width, channels: int, origin=(0, 0)):
 
 
 class RealismGrain(tf.keras.layers.Layer):
-    """r·Δ added to the synthesis' RGB output, Δ drawn at full resolution
-    from noise and the features [B, h, w, C] of its last transposed
-    convolution (2× upsampling); at r = 0, exactly the synthesis it was
-    added to."""
+    """r·Δ added to the synthesis' RGB output: Δ = W·(A ⊙ T), textures T
+    made from noise, amplitudes A from the features [B, h, w, C] of its
+    last transposed convolution (2× upsampling), low-passed. At r = 0,
+    exactly the synthesis it was added to."""
 
     def __init__(self, channels: int, **kwargs):
         super().__init__(name="realism", **kwargs)
         self.blur = Blur(name="blur")
         with tf.name_scope(self.name):
-            self.projection = self._conv(PROJECTED, 1, "grain_projection",
-                                         channels)
-            inputs = PROJECTED + NOISE_CHANNELS
-            self.convolutions = []
+            self.amplitude = self._conv(TEXTURES, 1, "grain_amplitude",
+                                        channels)
+            inputs = NOISE_CHANNELS
+            self.textures = []
             for i in range(CONVOLUTIONS):
                 last = i == CONVOLUTIONS - 1
-                self.convolutions.append(self._conv(
-                    3 if last else HIDDEN, 3, f"grain_{i}", inputs,
-                    activation=None if last else "relu",
-                    kernel_initializer="zeros" if last else "glorot_uniform"))
-                inputs = HIDDEN
+                self.textures.append(self._conv(
+                    TEXTURES, 3, f"grain_{i}", inputs,
+                    activation=None if last else "relu"))
+                inputs = TEXTURES
+            self.mix = self._conv(3, 1, "grain_mix", TEXTURES,
+                                  kernel_initializer="zeros")
 
     @staticmethod
     def _conv(filters, size, name, inputs, **kwargs):
@@ -103,10 +104,10 @@ class RealismGrain(tf.keras.layers.Layer):
             conv.build([None, None, None, inputs])
         return conv
 
-    def _upsampled(self, features):
-        """The features projected, blurred and brought to 2× resolution
-        (nearest neighbour, blurred again)."""
-        x = self.blur(self.projection(features))
+    def _amplitudes(self, features):
+        """[B, 2h, 2w, TEXTURES]: the features' amplitude maps, blurred,
+        brought to 2× resolution (nearest neighbour) and blurred again."""
+        x = self.blur(self.amplitude(features))
         x = tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2)
         return self.blur(x)
 
@@ -131,11 +132,12 @@ class RealismGrain(tf.keras.layers.Layer):
         the whole; the image itself when every r is 0, without computing
         Δ."""
         def grained():
-            x = self._upsampled(features)
-            x = tf.concat([x, self.noise(x, training, origin)], -1)
-            for conv in self.convolutions:
-                x = conv(x)
+            amplitudes = self._amplitudes(features)
+            texture = self.noise(amplitudes, training, origin)
+            for conv in self.textures:
+                texture = conv(texture)
+            delta = self.mix(amplitudes * texture)
             r = tf.cast(realism, image.dtype)[:, None, None, None]
-            return image + r * tf.cast(x, image.dtype)
+            return image + r * tf.cast(delta, image.dtype)
         return tf.cond(tf.reduce_any(tf.not_equal(realism, 0.)), grained,
                        lambda: image)
