@@ -18,7 +18,7 @@ from tfgancomp.evaluation import metrics
 from tfgancomp.model import grain, tiling
 from tfgancomp.model.codec import Codec
 from tfgancomp.model.config import ModelConfig
-from tfgancomp.training import losses
+from tfgancomp.training import spectrum
 from tfgancomp.training.config import TrainConfig
 from tfgancomp.training.data import folder_dataset
 from tfgancomp.training.discriminator import (
@@ -179,25 +179,25 @@ def test_the_spectral_term_charges_patterns_not_texture_within_bounds():
     patterned = tf.Variable(tf.constant(images + stripes[None, ..., None],
                                         tf.float32))
     # The spectral term sees the detail the lattice measure does.
-    spectrum = losses.detail_spectrum(originals[:1])[0].numpy()
-    lattice = spectrum[::4, ::6].sum() / spectrum.sum()
+    power = spectrum.detail_spectrum(originals[:1])[0].numpy()
+    lattice = power[::4, ::6].sum() / power.sum()
     assert 100 * lattice == pytest.approx(
         metrics.lattice_share(images[0]), rel=1e-3)
-    assert np.all(losses.spectral_excess(originals, originals) == 0)
+    assert np.all(spectrum.spectral_excess(originals, originals) == 0)
     blurred = tf.nn.avg_pool2d(originals, 3, 1, "SAME")
-    assert np.all(losses.spectral_excess(originals, blurred) < 0.1)
+    assert np.all(spectrum.spectral_excess(originals, blurred) < 0.1)
     with tf.GradientTape() as tape:
-        excess = losses.spectral_excess(originals, patterned)
+        excess = spectrum.spectral_excess(originals, patterned)
         total = tf.reduce_sum(excess)
     assert np.all(excess.numpy() > 0.5)
     # Its gradient takes the pattern away.
     step = tape.gradient(total, patterned)
     lighter = patterned - 1e-2 * step / tf.reduce_max(tf.abs(step))
-    assert np.all(losses.spectral_excess(originals, lighter).numpy()
+    assert np.all(spectrum.spectral_excess(originals, lighter).numpy()
                   < excess.numpy())
     # Phase is free: the same texture elsewhere costs nothing.
     moved = tf.roll(originals, [5, -9], [1, 2])
-    assert np.all(losses.spectral_excess(originals, moved).numpy() < 1e-4)
+    assert np.all(spectrum.spectral_excess(originals, moved).numpy() < 1e-4)
 
 
 @pytest.mark.slow

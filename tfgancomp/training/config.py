@@ -38,7 +38,7 @@ class TrainConfig(Config):
     The loss is w·bpp + lmbda·distortion + gan_weight·G (+ fm_weight times
     the discriminator's feature-matching loss, + spectral_weight times
     the reconstruction's detail power beyond the original's, frequency by
-    frequency, `losses.spectral_excess`). The rate weight w is 1, or
+    frequency, `spectrum.spectral_excess`). The rate weight w is 1, or
     with `target_bpp` it is `rate_penalty` whenever a batch is above the
     target. A variable-rate model trains each example at a random quality
     q in [0, 1] whose λ runs geometrically from `lmbda` (q = 0) to

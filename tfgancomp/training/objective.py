@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from tfgancomp.model import conditioning
 from tfgancomp.model.config import ModelConfig
-from tfgancomp.training import losses, validation
+from tfgancomp.training import losses, spectrum, validation
 from tfgancomp.training.config import TrainConfig
 
 
@@ -87,7 +87,7 @@ class Objective:
             loss += config.fm_weight * matching
             terms["fm_loss"] = tf.reduce_mean(matching)
         if config.spectral_weight:
-            excess = losses.spectral_excess(images, fakes)
+            excess = spectrum.spectral_excess(images, fakes)
             loss += config.spectral_weight * excess
             terms["spectral_excess"] = tf.reduce_mean(excess)
         if realism is not None:
