@@ -196,8 +196,9 @@ class SynthesisTransform(LayerStack):
 
     def call(self, x, realism=None, training=False, origin=(0, 0)):
         """`realism` [B] is required exactly when the model has the knob.
-        The grain's noise is that of pixel `origin` on (x's first latent
-        in the image's), or with `training` drawn afresh."""
+        The grain's noise is keyed to each pixel's place in the image, x's
+        first latent starting at pixel `origin`; with `training` it is
+        drawn afresh."""
         if (realism is None) != (self.realism is None):
             raise ValueError("realism must be given exactly to a synthesis "
                              "conditioned on it")

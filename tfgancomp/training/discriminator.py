@@ -35,9 +35,9 @@ class DiscriminatorConfig(Config):
     `num_scales` counts the full-resolution scale. The latents are projected
     to `latent_projection_channels` channels before upsampling.
     `input_layers` 3×3 convolutions of stride 1 (base_filters channels)
-    come before the strided ones: those alias what they see at their
-    period, and two of them turn a lattice of period 4, realism 1's
-    artefact, into a constant. With `blur`, each strided convolution
+    come before the strided ones, which alias what they see at their
+    period (tried against realism 1's lattice alongside the blur; alone,
+    they did not remove it). With `blur`, each strided convolution
     reads its input through a [1, 2, 1] binomial blur (as StyleGAN2's
     discriminator does): the gradient a strided convolution sends the
     generator is a transposed convolution's, a checkerboard at its
