@@ -259,7 +259,7 @@ flags.DEFINE_bool("disc_blur", D.blur,
                   "strided convolutions (no checkerboard in its gradient).")
 flags.DEFINE_integer("disc_input_layers", D.input_layers,
                      "Stride-1 3x3 convolutions before the discriminator's "
-                     "strided ones (they see what those alias).")
+                     "strided ones.")
 FLAGS = flags.FLAGS
 
 

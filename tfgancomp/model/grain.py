@@ -27,10 +27,11 @@ import tensorflow as tf
 NOISE_CHANNELS = 4
 TEXTURES = 16
 CONVOLUTIONS = 2
-# Pixels of the image around a pixel the branch reads, beyond what the
-# features it reads saw: its convolutions and blurs (one at full, one at
-# half resolution).
-REACH = CONVOLUTIONS + 1 + 2
+# Pixels around a tile that its synthesis window must add for the branch:
+# the amplitudes' blurs (one at full, one at half resolution) and the
+# texture convolutions, whose zero padding at the window's edge must stay
+# outside the tile.
+REACH = 1 + 2 + CONVOLUTIONS
 
 
 class Blur(tf.keras.layers.Layer):

@@ -203,7 +203,7 @@ class SynthesisTransform(LayerStack):
             raise ValueError("realism must be given exactly to a synthesis "
                              "conditioned on it")
         adapters = (self.realism.branches if isinstance(
-            self.realism, RealismAdapters) and realism is not None else {})
+            self.realism, RealismAdapters) else {})
         features = x
         for layer in self.stack:
             features, x = x, layer(x)
