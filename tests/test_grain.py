@@ -1,6 +1,6 @@
-"""Realism drawn as grain: position-keyed noise, the noise-fed branch on the
+"""Realism drawn as grain: position-keyed noise, the grain branch on the
 synthesis, its tiles and exports, the discriminator's stride-1 layers, the
-lattice measure that tells grain from a grid and the spectral loss term."""
+lattice measure that tells grain from a grid and the detail loss terms."""
 
 import dataclasses
 import os
@@ -13,12 +13,13 @@ from conftest import TINY, photo_like, plain_twin
 import tfgancomp
 from tfgancomp.deploy import resolve, savedmodel, store
 from tfgancomp.deploy.exported import load_export
+from tfgancomp.deploy.warm_start import copy_weights
 from tfgancomp.errors import ConfigError
 from tfgancomp.evaluation import metrics
 from tfgancomp.model import grain, tiling
 from tfgancomp.model.codec import Codec
 from tfgancomp.model.config import ModelConfig
-from tfgancomp.training import spectrum
+from tfgancomp.training import detail
 from tfgancomp.training.config import TrainConfig
 from tfgancomp.training.data import folder_dataset
 from tfgancomp.training.discriminator import (
@@ -69,7 +70,7 @@ def test_the_branch_is_chosen_checked_and_trained_alone():
     fresh = Codec(CONFIG)
     names = [v.name for v in fresh.variables_of("realism")]
     assert names and all("realism/grain_" in n for n in names)
-    assert not np.any(fresh.synthesis.realism.mix.kernel)
+    assert not np.any(fresh.synthesis.realism.amplitude.kernel)
     assert tiling.synthesis_halo(CONFIG) > tiling.synthesis_halo(
         ModelConfig(**TINY))
 
@@ -77,6 +78,13 @@ def test_the_branch_is_chosen_checked_and_trained_alone():
 def test_realism_0_is_the_synthesis_without_grain_and_1_is_fixed():
     grained = grain_codec()
     plain = plain_twin(grained)
+    # Drawn by adapters instead, with the same encoder and tables: each
+    # reads the other's files.
+    adapted = Codec(dataclasses.replace(CONFIG, realism_branch="adapters"))
+    adapted.fix_tables(placeholders=True)
+    copy_weights({v.name: v for v in grained.coding_variables()},
+                 adapted.coding_variables())
+    assert adapted.reads_files_of(grained) and grained.reads_files_of(adapted)
     y = tf.random.normal([2, 3, 4, 16])
     np.testing.assert_array_equal(
         plain.synthesis(y), grained.synthesis(y, realism=tf.zeros([2])))
@@ -88,6 +96,25 @@ def test_realism_0_is_the_synthesis_without_grain_and_1_is_fixed():
     first, second = (grained.synthesis(y, realism=ones, training=True)
                      for _ in range(2))
     assert np.abs(np.asarray(first - second)).max() > 1e-3
+
+
+def test_the_grain_is_luma_noise_whose_energy_grows_with_r():
+    grained = grain_codec()
+    y = tf.random.normal([1, 8, 8, 16])
+    base = grained.synthesis(y, realism=tf.zeros([1]))
+    added = {}
+    for r in (0.25, 1.):
+        delta = (grained.synthesis(y, realism=tf.constant([r])) - base)[0]
+        # Luma only: the same in every channel.
+        np.testing.assert_allclose(delta[..., 0], delta[..., 2], atol=1e-6)
+        added[r] = float(tf.reduce_mean(delta[..., 0] ** 2))
+    assert added[0.25] == pytest.approx(added[1.] / 4, rel=1e-4)
+    # White at the finest scales: no frequency holds much.
+    delta = (grained.synthesis(y, realism=tf.ones([1])) - base)[0, ..., 0]
+    power = np.abs(np.fft.fft2(delta.numpy())) ** 2
+    assert power.max() / power.sum() < 20 / power.size
+    low = power[:32, :32].sum() + power[-32:, -32:].sum()
+    assert low < 0.1 * power.sum()
 
 
 def test_tiles_draw_the_grain_of_the_whole_image():
@@ -179,35 +206,57 @@ def test_the_spectral_term_charges_patterns_not_texture_within_bounds():
     patterned = tf.Variable(tf.constant(images + stripes[None, ..., None],
                                         tf.float32))
     # The spectral term sees the detail the lattice measure does.
-    power = spectrum.detail_spectrum(originals[:1])[0].numpy()
+    power = detail.detail_spectrum(originals[:1])[0].numpy()
     lattice = power[::4, ::6].sum() / power.sum()
     assert 100 * lattice == pytest.approx(
         metrics.lattice_share(images[0]), rel=1e-3)
-    assert np.all(spectrum.spectral_excess(originals, originals) == 0)
+    assert np.all(detail.spectral_excess(originals, originals) == 0)
     blurred = tf.nn.avg_pool2d(originals, 3, 1, "SAME")
-    assert np.all(spectrum.spectral_excess(originals, blurred) < 0.1)
+    assert np.all(detail.spectral_excess(originals, blurred) < 0.1)
     with tf.GradientTape() as tape:
-        excess = spectrum.spectral_excess(originals, patterned)
+        excess = detail.spectral_excess(originals, patterned)
         total = tf.reduce_sum(excess)
     assert np.all(excess.numpy() > 0.5)
     # Its gradient takes the pattern away.
     step = tape.gradient(total, patterned)
     lighter = patterned - 1e-2 * step / tf.reduce_max(tf.abs(step))
-    assert np.all(spectrum.spectral_excess(originals, lighter).numpy()
+    assert np.all(detail.spectral_excess(originals, lighter).numpy()
                   < excess.numpy())
     # Phase is free: the same texture elsewhere costs nothing.
     moved = tf.roll(originals, [5, -9], [1, 2])
-    assert np.all(spectrum.spectral_excess(originals, moved).numpy() < 1e-4)
+    assert np.all(detail.spectral_excess(originals, moved).numpy() < 1e-4)
+
+
+def test_the_texture_term_asks_for_each_block_s_detail_energy():
+    images = np.stack([photo_like(64, 96, seed=s) for s in (1, 2)]) / 255.
+    originals = tf.constant(images, tf.float32)
+    assert np.all(detail.texture_mismatch(originals, originals) == 0)
+    blurred = tf.nn.avg_pool2d(originals, 5, 1, "SAME")
+    flat = detail.texture_mismatch(originals, blurred).numpy()
+    assert np.all((flat > 0.5) & (flat <= 1.))
+    # Grain of the missing energy, block by block, mostly makes up for it.
+    missing = tf.nn.relu(detail.block_energy(originals) -
+                         detail.block_energy(blurred))
+    noise = grain.high_pass(tf.random.stateless_normal(
+        [2, 64, 96, 1], (1, 2))) / 0.640625 ** 0.5
+    amplitude = tf.repeat(tf.repeat(tf.sqrt(missing / 20.), 16, 1), 16, 2)
+    grained = blurred + amplitude[..., None] * noise
+    assert np.all(detail.texture_mismatch(originals, grained).numpy()
+                  < 0.3 * flat)
+    # Counted by whole blocks: a crop's partial block is left out.
+    assert detail.block_energy(originals[:, :40]).shape == (2, 2, 6)
 
 
 @pytest.mark.slow
 def test_the_realism_phase_trains_the_grain_alone(image_folder, tmp_path):
     tf.keras.utils.set_random_seed(0)
     train = TrainConfig(lmbda=0.001, lmbda_max=0.05, gan_weight=50.,
-                        fm_weight=100., spectral_weight=100., max_steps=2,
+                        fm_weight=100., spectral_weight=100.,
+                        texture_weight=100., max_steps=2,
                         trainable="realism", log_every=1000)
     assert TrainConfig.from_dict(train.to_dict()) == train
-    assert "spectral_weight" not in TrainConfig().to_dict()
+    assert not {"spectral_weight", "texture_weight"} & set(
+        TrainConfig().to_dict())
     trainer = Trainer(tmp_path / "run", CONFIG, train,
                       disc_config=DiscriminatorConfig(
                           base_filters=8, num_scales=1, input_layers=1))
@@ -215,6 +264,7 @@ def test_the_realism_phase_trains_the_grain_alone(image_folder, tmp_path):
     images = folder_dataset(image_folder, 64, 2, downscale_factor=1)
     result = trainer.fit(images, log=open(os.devnull, "w"))
     assert np.isfinite(result["loss"]) and result["spectral_excess"] >= 0
+    assert result["texture_mismatch"] >= 0
     moved = {v.name for v in trainer.codec.variables if v.name in before
              and not np.array_equal(v.numpy(), before[v.name])}
     assert moved and all("realism/grain_" in name for name in moved)

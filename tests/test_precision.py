@@ -94,7 +94,7 @@ def test_train_refuses_bfloat16_without_native_support(monkeypatch):
 
 def test_the_realism_phase_trains_in_bfloat16(trained_model_dir, tmp_path):
     """The adversarial step with feature matching, the knobs and the
-    realism adapters alone, as the default-realism preset runs it."""
+    realism adapters alone, as version 7's realism phase ran it."""
     images = np.stack([photo_like(64, 64, seed=s) for s in range(2)])
     config = TrainConfig(lmbda=0.01, lmbda_max=0.1, max_steps=2,
                          precision="mixed_bfloat16", gan_weight=64.,

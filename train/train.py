@@ -115,6 +115,10 @@ flags.DEFINE_float("spectral_weight", T.spectral_weight,
                    "Weight of the reconstruction's detail power beyond the "
                    "original's, frequency by frequency (what a regular "
                    "pattern adds).")
+flags.DEFINE_float("texture_weight", T.texture_weight,
+                   "Weight of the mismatch between the reconstruction's and "
+                   "the original's detail energy, block by block, at "
+                   "realism r (the grain branch's term).")
 flags.DEFINE_float("gradient_penalty", T.gradient_penalty,
                    "Weight of the WGAN-GP gradient penalty.")
 # Schedule and optimizers.

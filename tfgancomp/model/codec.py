@@ -19,7 +19,7 @@ import tensorflow as tf
 from tfgancomp.errors import ConfigError
 from tfgancomp.model.channelwise import ChannelwisePrior
 from tfgancomp.model.conditioning import GainUnits, as_batch, check_knob
-from tfgancomp.model.config import ModelConfig
+from tfgancomp.model.config import REALISM_FIELDS, ModelConfig
 from tfgancomp.model.geometry import ceil_div, pad_to_multiple
 from tfgancomp.model.hyperprior import Hyperprior
 from tfgancomp.model.transforms import AnalysisTransform, SynthesisTransform
@@ -195,10 +195,12 @@ class Codec(tf.keras.Model):
         return digest.digest()[:8]
 
     def _encodes_like(self, other: "Codec", tables: bool) -> bool:
-        """The same config but for the realism knob, and the same encoder,
-        entropy-model weights, gains and (with `tables`) tables."""
+        """The same config but for the realism knob and how it is drawn,
+        and the same encoder, entropy-model weights, gains and (with
+        `tables`) tables."""
         def config(codec):
-            return dict(codec.config.to_dict(), realism=None)
+            return dict(codec.config.to_dict(),
+                        **dict.fromkeys(REALISM_FIELDS))
 
         def writing(codec):
             gains = [] if codec.gain is None else [codec.gain.log_gain]

@@ -13,6 +13,9 @@ NORMS = ("gdn", "channel", "none")
 # (conditioning.RealismAdapters) or noise-fed grain at full resolution
 # (grain.RealismGrain).
 REALISM_BRANCHES = ("adapters", "grain")
+# What only the decoder's realism knob depends on: models that differ
+# there alone write the same files.
+REALISM_FIELDS = ("realism", "realism_branch", "realism_stages")
 ENTROPY_MODELS = ("hyperprior", "channelwise")
 
 

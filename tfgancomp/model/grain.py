@@ -1,16 +1,17 @@
-"""Realism drawn as grain: content-modulated noise at full resolution.
+"""Realism drawn as grain: luma noise whose strength the content sets.
 
 The feature adapters (`conditioning.RealismAdapters`) draw texture through
 the synthesis' stride-2 transposed convolutions, and what a deterministic
 residual drawn there adds to flat regions is a lattice of their period
-(BUILD_NOTES.md, "Realism as grain"); branches that read the features and
-noise through convolutions learned to amplify the features' own periodic
-residue into stripes. This branch draws only noise, as film grain
-synthesis does (AV1's): textures made by convolutions from per-pixel
-noise, stationary and so without a period, mixed pixel by pixel by
-amplitudes that the last stage's features set, low-passed (projected,
-blurred, brought up by nearest neighbour, blurred again), so they say
-where grain goes and how strong, not what pattern it makes.
+(BUILD_NOTES.md, "Realism as grain"); branches that shaped noise through
+learned convolutions found periodic stripes too. This branch draws only
+high-passed white noise on the luma, as film grain synthesis does (AV1's),
+and learns one thing: how strong it is, pixel by pixel, from the last
+stage's features, low-passed (projected, blurred, brought up by nearest
+neighbour, blurred again). Noise has no period, and luma noise at the
+finest scale buys the most detail energy for the least squared error.
+Realism r scales the amplitude by √r, so the detail energy the grain adds
+grows linearly with r.
 
 At decoding the noise is a hash of each pixel's position in the image, so
 a file decodes to the same pixels every time, everywhere, whole or in
@@ -21,30 +22,37 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-# Noise channels per pixel; textures made from them by 3×3 convolutions
-# (ReLU between); the amplitude maps mix those into RGB by a 1×1
-# convolution that starts at zero.
-NOISE_CHANNELS = 4
-TEXTURES = 16
-CONVOLUTIONS = 2
+# Hidden channels of the amplitude's 1×1 projection; its scale (images are
+# in [0, 1]) and its start, about 1.2 of 255 before the high-pass.
+HIDDEN = 16
+AMPLITUDE_SCALE = 1. / 64.
+INITIAL_AMPLITUDE = -1.
 # Pixels around a tile that its synthesis window must add for the branch:
-# the amplitudes' blurs (one at full, one at half resolution) and the
-# texture convolutions, whose zero padding at the window's edge must stay
+# the amplitudes' blurs (one at half resolution, one at full) and the
+# noise's high-pass, whose zero padding at the window's edge must stay
 # outside the tile.
-REACH = 1 + 2 + CONVOLUTIONS
+REACH = 2 + 1 + 1
+# The variance of white noise of variance 1 after `high_pass`:
+# (1 - 4/16)² + 4·(2/16)² + 4·(1/16)².
+_HIGH_PASS_VARIANCE = 0.640625
+
+
+def blur(x):
+    """Each channel of x [B, H, W, C] convolved with the 3×3 binomial
+    kernel [1, 2, 1]ᵀ [1, 2, 1] / 16 ('same', zero padding): zero response
+    at the Nyquist frequency."""
+    taps = tf.constant([1., 2., 1.]) / 4.
+    kernel = tf.tile((taps[:, None] * taps[None, :])[:, :, None, None],
+                     [1, 1, tf.shape(x)[-1], 1])
+    return tf.nn.depthwise_conv2d(x, tf.cast(kernel, x.dtype), [1, 1, 1, 1],
+                                  "SAME")
 
 
 class Blur(tf.keras.layers.Layer):
-    """Each channel convolved with the 3×3 binomial kernel [1, 2, 1]ᵀ
-    [1, 2, 1] / 16 ('same', zero padding): zero response at the Nyquist
-    frequency, no weights."""
+    """`blur` as a layer, without weights."""
 
     def call(self, x):
-        taps = tf.constant([1., 2., 1.]) / 4.
-        kernel = tf.tile((taps[:, None] * taps[None, :])[:, :, None, None],
-                         [1, 1, tf.shape(x)[-1], 1])
-        return tf.nn.depthwise_conv2d(x, tf.cast(kernel, x.dtype),
-                                      [1, 1, 1, 1], "SAME")
+        return blur(x)
 
     def compute_output_shape(self, input_shape):
         return tf.TensorShape(input_shape)
@@ -74,71 +82,69 @@ def position_noise(height, width, channels: int, origin=(0, 0)):
     return (unit - 0.5) * 12. ** 0.5
 
 
+def high_pass(x):
+    """x minus its `blur`: the finest scales of x."""
+    return x - blur(x)
+
+
 class RealismGrain(tf.keras.layers.Layer):
-    """r·Δ added to the synthesis' RGB output: Δ = W·(A ⊙ T), textures T
-    made from noise, amplitudes A from the features [B, h, w, C] of its
-    last transposed convolution (2× upsampling), low-passed. At r = 0,
-    exactly the synthesis it was added to."""
+    """√r·A·n added to each RGB channel of the synthesis' output: n
+    high-passed white noise of variance 1, A ≥ 0 an amplitude map from the
+    features [B, h, w, C] of its last transposed convolution (2×
+    upsampling), low-passed. At r = 0, exactly the synthesis it was added
+    to."""
 
     def __init__(self, channels: int, **kwargs):
         super().__init__(name="realism", **kwargs)
         self.blur = Blur(name="blur")
         with tf.name_scope(self.name):
-            self.amplitude = self._conv(TEXTURES, 1, "grain_amplitude",
-                                        channels)
-            inputs = NOISE_CHANNELS
-            self.textures = []
-            for i in range(CONVOLUTIONS):
-                last = i == CONVOLUTIONS - 1
-                self.textures.append(self._conv(
-                    TEXTURES, 3, f"grain_{i}", inputs,
-                    activation=None if last else "relu"))
-                inputs = TEXTURES
-            self.mix = self._conv(3, 1, "grain_mix", TEXTURES,
-                                  kernel_initializer="zeros")
+            self.hidden = self._conv(HIDDEN, "grain_hidden", channels,
+                                     activation="relu")
+            self.amplitude = self._conv(
+                1, "grain_amplitude", HIDDEN, kernel_initializer="zeros",
+                bias_initializer=tf.keras.initializers.Constant(
+                    INITIAL_AMPLITUDE))
 
     @staticmethod
-    def _conv(filters, size, name, inputs, **kwargs):
-        conv = tf.keras.layers.Conv2D(filters, size, padding="same",
-                                      name=name, **kwargs)
+    def _conv(filters, name, inputs, **kwargs):
+        conv = tf.keras.layers.Conv2D(filters, 1, name=name, **kwargs)
         with tf.name_scope(name):
             conv.build([None, None, None, inputs])
         return conv
 
-    def _amplitudes(self, features):
-        """[B, 2h, 2w, TEXTURES]: the features' amplitude maps, blurred,
-        brought to 2× resolution (nearest neighbour) and blurred again."""
-        x = self.blur(self.amplitude(features))
+    def amplitudes(self, features):
+        """[B, 2h, 2w, 1]: the grain's amplitude from the features,
+        blurred, brought to 2× resolution (nearest neighbour) and blurred
+        again."""
+        x = tf.nn.softplus(self.amplitude(self.hidden(features)))
+        x = self.blur(x * AMPLITUDE_SCALE)
         x = tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2)
         return self.blur(x)
 
     @staticmethod
     def noise(like, training: bool, origin):
-        """Per-pixel noise [B, H, W, N] for an image `like` whose first
-        pixel is at `origin` in the whole."""
-        shape = tf.shape(like)
+        """High-passed noise [B, H, W, 1] of variance 1 for an image `like`
+        whose first pixel is at `origin` in the whole: drawn afresh in
+        training, keyed to the pixels' places otherwise."""
+        shape = tf.concat([tf.shape(like)[:3], [1]], 0)
         if training:
             bound = 3. ** 0.5  # uniform of variance 1, as position_noise
-            noise = tf.random.uniform(
-                tf.concat([shape[:3], [NOISE_CHANNELS]], 0), -bound, bound)
+            noise = tf.random.uniform(shape, -bound, bound)
         else:
             noise = tf.broadcast_to(
-                position_noise(shape[1], shape[2], NOISE_CHANNELS, origin),
-                tf.concat([shape[:3], [NOISE_CHANNELS]], 0))
-        return tf.cast(noise, like.dtype)
+                position_noise(shape[1], shape[2], 1, origin), shape)
+        return tf.cast(high_pass(noise) / _HIGH_PASS_VARIANCE ** 0.5,
+                       like.dtype)
 
     def add(self, image, features, realism, training: bool = False,
             origin=(0, 0)):
-        """image + r·Δ for an image whose first pixel is at `origin` of
+        """image + √r·A·n for an image whose first pixel is at `origin` of
         the whole; the image itself when every r is 0, without computing
-        Δ."""
+        the grain."""
         def grained():
-            amplitudes = self._amplitudes(features)
-            texture = self.noise(amplitudes, training, origin)
-            for conv in self.textures:
-                texture = conv(texture)
-            delta = self.mix(amplitudes * texture)
+            amplitudes = self.amplitudes(features)
+            grain = amplitudes * self.noise(amplitudes, training, origin)
             r = tf.cast(realism, image.dtype)[:, None, None, None]
-            return image + r * tf.cast(delta, image.dtype)
+            return image + tf.sqrt(r) * tf.cast(grain, image.dtype)
         return tf.cond(tf.reduce_any(tf.not_equal(realism, 0.)), grained,
                        lambda: image)

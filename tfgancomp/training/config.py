@@ -38,16 +38,18 @@ class TrainConfig(Config):
     The loss is w·bpp + lmbda·distortion + gan_weight·G (+ fm_weight times
     the discriminator's feature-matching loss, + spectral_weight times
     the reconstruction's detail power beyond the original's, frequency by
-    frequency, `spectrum.spectral_excess`). The rate weight w is 1, or
+    frequency, `detail.spectral_excess`, + texture_weight times the
+    mismatch of its detail energy, block by block, `detail.
+    texture_mismatch`). The rate weight w is 1, or
     with `target_bpp` it is `rate_penalty` whenever a batch is above the
     target. A variable-rate model trains each example at a random quality
     q in [0, 1] whose λ runs geometrically from `lmbda` (q = 0) to
     `lmbda_max` (q = 1). A model with a realism knob trains each example
-    at a random realism r, its adversarial terms weighted by r·λ instead
-    (so gan_weight and fm_weight are in distortion units there), or with
+    at a random realism r, its adversarial and texture terms weighted by
+    r·λ instead (so their weights are in distortion units there), or with
     `adversarial_lmbda_exponent` p < 1 by r·λ_mid·(λ/λ_mid)^p, so that
-    the low qualities get more of the adversarial pull. With
-    both 0 training runs without a discriminator; otherwise the
+    the low qualities get more of the adversarial pull. With gan_weight
+    and fm_weight 0 training runs without a discriminator; otherwise the
     discriminator joins after `warmup_steps`, with
     `disc_steps` discriminator updates per generator update. The codec's
     learning rate follows `learning_rate_schedule` (see `parse_schedule`)
@@ -99,12 +101,15 @@ class TrainConfig(Config):
                                              metadata=OMIT_IF_DEFAULT)
     spectral_weight: float = dataclasses.field(default=0.0,
                                                metadata=OMIT_IF_DEFAULT)
+    texture_weight: float = dataclasses.field(default=0.0,
+                                              metadata=OMIT_IF_DEFAULT)
 
     def __post_init__(self):
         self.check_numbers(("lmbda", "learning_rate", "disc_learning_rate",
                             "clip_norm"))
         self.check_numbers(("gan_weight", "fm_weight", "gradient_penalty",
-                            "spectral_weight"), positive=False)
+                            "spectral_weight", "texture_weight"),
+                           positive=False)
         if self.lmbda_max is not None:
             self.check_numbers(("lmbda_max",))
             if self.lmbda_max <= self.lmbda:

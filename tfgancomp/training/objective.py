@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from tfgancomp.model import conditioning
 from tfgancomp.model.config import ModelConfig
-from tfgancomp.training import losses, spectrum, validation
+from tfgancomp.training import detail, losses, validation
 from tfgancomp.training.config import TrainConfig
 
 
@@ -56,9 +56,11 @@ class Objective:
         return [0.5 * math.log(self.lmbda(k / (qualities - 1)) / reference)
                 for k in range(qualities)]
 
-    def rate_distortion(self, images, forward, lmbda):
-        """Mean over the batch of w·bpp + λ·D, λ per example or not; and
-        the measures to log."""
+    def rate_distortion(self, images, forward, lmbda, realism=None):
+        """Mean over the batch of w·bpp + λ·D, λ per example or not, plus
+        for a model with the realism knob texture_weight times the
+        texture mismatch, weighted as the adversarial terms are; and the
+        measures to log."""
         pixels = tf.cast(tf.reduce_prod(tf.shape(images)[1:3]), tf.float32)
         example_bpp = tf.cast(forward.bits + forward.side_bits,
                               tf.float32) / pixels
@@ -66,12 +68,18 @@ class Objective:
         reconstruction = tf.cast(forward.reconstruction, tf.float32)
         distortion = self.distortion(images, reconstruction, per_example=True)
         weight = self.rate_weight(bpp)
-        loss = tf.reduce_mean(losses.rate_distortion(
-            weight * example_bpp, distortion, lmbda))
+        loss = losses.rate_distortion(weight * example_bpp, distortion,
+                                      lmbda)
         mse = losses.mse_255(images, reconstruction)
-        return loss, {"bpp": bpp, "mse": mse, "psnr": validation.psnr(mse),
-                      "distortion": tf.reduce_mean(distortion),
-                      "rate_weight": weight}
+        terms = {"bpp": bpp, "mse": mse, "psnr": validation.psnr(mse),
+                 "distortion": tf.reduce_mean(distortion),
+                 "rate_weight": weight}
+        if self.config.texture_weight and realism is not None:
+            mismatch = detail.texture_mismatch(images, reconstruction)
+            loss += (self.config.texture_weight * mismatch * realism *
+                     self.adversarial_lmbda(lmbda))
+            terms["texture_mismatch"] = tf.reduce_mean(mismatch)
+        return tf.reduce_mean(loss), terms
 
     def adversarial(self, images, fakes, fake_logits, fake_features,
                     real_features, lmbda, realism):
@@ -87,7 +95,7 @@ class Objective:
             loss += config.fm_weight * matching
             terms["fm_loss"] = tf.reduce_mean(matching)
         if config.spectral_weight:
-            excess = spectrum.spectral_excess(images, fakes)
+            excess = detail.spectral_excess(images, fakes)
             loss += config.spectral_weight * excess
             terms["spectral_excess"] = tf.reduce_mean(excess)
         if realism is not None:

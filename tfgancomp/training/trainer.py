@@ -199,9 +199,9 @@ class Trainer:
 
     def _rd_replica(self, images):
         with tf.GradientTape() as tape:
-            forward, lmbda, _ = self._forward(images)
-            loss, metrics = self.objective.rate_distortion(images, forward,
-                                                           lmbda)
+            forward, lmbda, realism = self._forward(images)
+            loss, metrics = self.objective.rate_distortion(
+                images, forward, lmbda, realism)
             scaled = self._scaled(self.optimizer, loss)
         self._apply(self.optimizer, tape, scaled, self.codec_variables)
         return dict(metrics, loss=loss)
@@ -231,7 +231,7 @@ class Trainer:
         with tf.GradientTape() as tape, tf.GradientTape() as disc_tape:
             forward, lmbda, realism = self._forward(images)
             rd_loss, metrics = self.objective.rate_distortion(
-                images, forward, lmbda)
+                images, forward, lmbda, realism)
             latents = tf.stop_gradient(forward.latents)
             fake = tf.cast(forward.reconstruction, tf.float32)
             fake_logits, fake_features = self._logits(fake, latents,
