@@ -4,7 +4,9 @@ For every shipped model, `tests/expected/shipped_models.json` keeps the
 SHA-256 of the `.tfgc` bytes it writes for `tfgancomp/samples/chelsea.png`
 (the same on every CPU seen: the range coder codes integers), the PSNR of
 the decoded pixels against the photo, and the SHA-256 of those pixels
-(raw RGB bytes, so no PNG encoder is involved) per platform: TensorFlow's
+(raw RGB bytes, so no PNG encoder is involved; for a model with the
+realism knob, at realism 0 and at 1, whose grain is a fixed function of
+the pixels' places) per platform: TensorFlow's
 CPU kernels are deterministic for a given build and instruction set, but
 oneDNN's AVX2 and AVX-512 kernels round a few pixels differently. On a
 platform without pinned pixels the PSNR, to 0.01 dB, stands in for them.
@@ -28,6 +30,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 EXPECTED = Path(__file__).resolve().parent / "expected" / "shipped_models.json"
+# The pixels pinned per platform: decoded as by default, and at realism 1.
+REALISTIC = "decoded_realism_1_sha256"
+PIXELS = ("decoded_sha256", REALISTIC)
 
 
 def digests(name: str, python: bool = False) -> dict:
@@ -46,12 +51,20 @@ def digests(name: str, python: bool = False) -> dict:
     model = (resolve.load_codec(name) if python else
              tfgancomp.load_model(name))
     data = tfgancomp.compress(photo, model)
-    decoded = np.ascontiguousarray(tfgancomp.decompress(data, model))
-    return {"fingerprint": model.fingerprint().hex(),
-            "tfgc_sha256": hashlib.sha256(data).hexdigest(),
-            "tfgc_bytes": len(data),
-            "decoded_psnr": round(float(psnr(photo, decoded)), 3),
-            "decoded_sha256": hashlib.sha256(decoded.tobytes()).hexdigest()}
+
+    def pixels(**knobs):
+        return np.ascontiguousarray(tfgancomp.decompress(data, model,
+                                                         **knobs))
+    decoded = pixels()
+    found = {"fingerprint": model.fingerprint().hex(),
+             "tfgc_sha256": hashlib.sha256(data).hexdigest(),
+             "tfgc_bytes": len(data),
+             "decoded_psnr": round(float(psnr(photo, decoded)), 3),
+             "decoded_sha256": hashlib.sha256(decoded.tobytes()).hexdigest()}
+    if shipped.card(name)["config"].get("realism"):
+        found[REALISTIC] = hashlib.sha256(
+            pixels(realism=1.).tobytes()).hexdigest()
+    return found
 
 
 def platform_key() -> str:
@@ -69,11 +82,14 @@ def platform_key() -> str:
 def pinned(found: dict, before: dict | None) -> dict:
     """A model's golden entry: `found` with its pixels under this platform,
     and other platforms' pixels kept while the model is the same."""
-    pixels = {}
-    if before and before.get("fingerprint") == found["fingerprint"]:
-        pixels = dict(before["decoded_sha256"])
-    pixels[platform_key()] = found["decoded_sha256"]
-    return dict(found, decoded_sha256=dict(sorted(pixels.items())))
+    same = before and before.get("fingerprint") == found["fingerprint"]
+    entry = dict(found)
+    for key in PIXELS:
+        if key in found:
+            pixels = dict(before.get(key, {})) if same else {}
+            pixels[platform_key()] = found[key]
+            entry[key] = dict(sorted(pixels.items()))
+    return entry
 
 
 def earlier(found: dict, before: dict | None, old: dict) -> dict | None:

@@ -4,7 +4,7 @@ tests/expected/ (regenerate on purpose with `python tests/golden.py`)."""
 import json
 
 import pytest
-from golden import EXPECTED, digests, earlier, pinned, platform_key
+from golden import EXPECTED, PIXELS, digests, earlier, pinned, platform_key
 
 from tfgancomp.deploy import shipped
 
@@ -20,6 +20,13 @@ def test_regenerating_keeps_other_platforms_pixels_of_the_same_model():
     found = {"fingerprint": "ab", "decoded_sha256": "here"}
     assert pinned(found, entry)["decoded_sha256"] == {
         "elsewhere": "e", platform_key(): "here"}
+    # Realism 1's pixels likewise, once pinned.
+    realistic = dict(found, decoded_realism_1_sha256="grain")
+    assert pinned(realistic, entry)["decoded_realism_1_sha256"] == {
+        platform_key(): "grain"}
+    assert pinned(realistic, dict(entry, decoded_realism_1_sha256={
+        "elsewhere": "g"}))["decoded_realism_1_sha256"] == {
+        "elsewhere": "g", platform_key(): "grain"}
     # Under its old name, as after retiring; another model keeps nothing.
     assert earlier(found, None, {"old-name": entry}) is entry
     other = dict(found, fingerprint="cd")
@@ -39,8 +46,12 @@ def test_shipped_model_writes_and_decodes_the_golden_bytes(name, python):
         assert found[key] == golden[key], hint
     assert found["decoded_psnr"] == pytest.approx(golden["decoded_psnr"],
                                                   abs=0.01), hint
-    pixels = golden["decoded_sha256"].get(platform_key())
-    assert pixels in (None, found["decoded_sha256"]), hint
+    assert {key for key in PIXELS if key in found} == {
+        key for key in PIXELS if key in golden}, hint
+    for key in PIXELS:
+        if key in found:
+            pixels = golden[key].get(platform_key())
+            assert pixels in (None, found[key]), hint
 
 
 # Written for the sample photo by `default` before it gained its realism

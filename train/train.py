@@ -165,11 +165,11 @@ flags.DEFINE_float("adversarial_lmbda_exponent",
                    "the low rates get more of them).")
 flags.DEFINE_enum("trainable", T.trainable, TRAINABLE,
                   "What learns: all; codec (all but the realism "
-                  "adapters, at realism 0); entropy (the entropy models "
+                  "branch, at realism 0); entropy (the entropy models "
                   "alone, at realism 0: a new entropy model learns a "
                   "trained model's latents); decoder (synthesis and "
                   "inverse gains: files do not change); realism (the "
-                  "realism adapters alone: realism 0 decodes as "
+                  "realism branch alone: realism 0 decodes as "
                   "--init_from did).")
 flags.DEFINE_bool("revive_latents", T.revive_latents,
                   "Give the latent channels whose gains the warm start "
@@ -237,8 +237,8 @@ flags.DEFINE_bool("realism", M.realism,
                   "decode time.")
 flags.DEFINE_enum("realism_branch", M.realism_branch, REALISM_BRANCHES,
                   "How the synthesis draws realism: residual adapters on "
-                  "its feature maps, or noise-fed grain at full "
-                  "resolution.")
+                  "its feature maps, or luma grain whose amplitude the "
+                  "features set.")
 flags.DEFINE_integer("realism_stages", M.realism_stages,
                      "Realism adapters after the N coarsest synthesis "
                      "nonlinearities only (0: after every one).")

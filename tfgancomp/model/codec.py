@@ -138,16 +138,16 @@ class Codec(tf.keras.Model):
 
     def variables_of(self, part: str) -> list:
         """The trainable weights of `part`: "all"; "codec", all but the
-        realism adapters; "entropy", the entropy models (hyper-transforms
+        realism branch; "entropy", the entropy models (hyper-transforms
         and priors); "decoder", the synthesis and, with variable rate,
-        the inverse gains; "realism", the realism adapters alone."""
+        the inverse gains; "realism", the realism branch alone."""
         if part == "all":
             return self.trainable_variables
         if part == "codec":
-            adapters = ({v.ref() for v in self.synthesis.realism.variables}
-                        if self.has_realism else set())
+            branch = ({v.ref() for v in self.synthesis.realism.variables}
+                      if self.has_realism else set())
             return [v for v in self.trainable_variables
-                    if v.ref() not in adapters]
+                    if v.ref() not in branch]
         if part == "entropy":
             return self.entropy.trainable_variables
         if part == "decoder":

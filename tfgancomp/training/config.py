@@ -55,14 +55,14 @@ class TrainConfig(Config):
     learning rate follows `learning_rate_schedule` (see `parse_schedule`)
     from `learning_rate` on. `precision` picks the transforms' compute type
     (entropy models, losses and weights stay float32). `trainable`
-    picks what learns: "all"; "codec", all but the realism adapters, at
-    realism 0 (a realism model's rate-distortion phase: its adapters
-    wait, unchanged, for the next realism phase); "entropy", the entropy
+    picks what learns: "all"; "codec", all but the realism branch, at
+    realism 0 (a realism model's rate-distortion phase: its branch
+    waits, unchanged, for the next realism phase); "entropy", the entropy
     models alone, at realism 0 (a new entropy model learns the rate of a
     trained model's latents before the whole codec moves); "decoder", the
     synthesis and inverse gains
     (the encoder, gains and entropy models keep their warm-started weights,
-    so files do not change); "realism", the realism adapters alone, so
+    so files do not change); "realism", the realism branch alone, so
     that realism 0 also decodes exactly as the warm start did (the realism
     phase). `revive_latents` switches the latent channels the warm start's
     gains switched off back on (`revival.py`).

@@ -35,7 +35,7 @@ class Objective:
             quality = tf.random.uniform([batch])
         if self.model_config.realism and self.config.trainable in (
                 "codec", "entropy"):
-            realism = tf.zeros([batch])  # the adapters are not learning
+            realism = tf.zeros([batch])  # the branch is not learning
         elif self.model_config.realism:
             # A sixth of the examples at each end, the settings used most.
             realism = tf.clip_by_value(
