@@ -28,9 +28,9 @@ from tfgancomp.model.protocol import CodingModel, reads
 # The knobs' values when none are given (see README, "Variable rate and
 # realism"): a quality near a third of a bit per pixel on photos (the
 # shipped default's λ 0.0034), and the faithful reconstruction: realism is
-# asked for, since the shipped default's realism adapters still lay a
-# regular cross-hatch over foliage, water and smooth close-ups
-# (BUILD_NOTES.md, run 12).
+# asked for, since its grain is invented detail that costs 0.5-1.1 dB below
+# 0.4 bpp and overshoots on smooth photos (BUILD_NOTES.md, "Realism as
+# learned grain").
 DEFAULT_QUALITY = 0.3
 DEFAULT_REALISM = 0.0
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 # Hidden channels of the amplitude's 1×1 projection; its scale (images are
-# in [0, 1]) and its start, about 1.2 of 255 before the high-pass.
+# in [0, 1]) and the softplus' start: an rms of 1.25 of 255 everywhere,
+# so that the texture term has a gradient from the first step.
 HIDDEN = 16
 AMPLITUDE_SCALE = 1. / 64.
 INITIAL_AMPLITUDE = -1.
@@ -96,7 +97,6 @@ class RealismGrain(tf.keras.layers.Layer):
 
     def __init__(self, channels: int, **kwargs):
         super().__init__(name="realism", **kwargs)
-        self.blur = Blur(name="blur")
         with tf.name_scope(self.name):
             self.hidden = self._conv(HIDDEN, "grain_hidden", channels,
                                      activation="relu")
@@ -117,9 +117,9 @@ class RealismGrain(tf.keras.layers.Layer):
         blurred, brought to 2× resolution (nearest neighbour) and blurred
         again."""
         x = tf.nn.softplus(self.amplitude(self.hidden(features)))
-        x = self.blur(x * AMPLITUDE_SCALE)
+        x = blur(x * AMPLITUDE_SCALE)
         x = tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2)
-        return self.blur(x)
+        return blur(x)
 
     @staticmethod
     def noise(like, training: bool, origin):
