@@ -1,8 +1,9 @@
-"""What training minimises: knobs drawn per example, rate + distortion,
-and the adversarial terms of the codec (the generator).
+"""What training minimises: knobs drawn per example, rate + distortion
+(with the realism knob, + the texture term), and the adversarial terms
+of the codec (the generator).
 
 Each loss is the mean over the batch it is given (see losses.py); with
-the knobs, λ and the weight of the adversarial terms vary per example.
+the knobs, λ and the weight of the realism terms vary per example.
 """
 
 from __future__ import annotations
