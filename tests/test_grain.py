@@ -26,6 +26,7 @@ from tfgancomp.training.discriminator import (
     DiscriminatorConfig,
     MultiScaleDiscriminator,
 )
+from tfgancomp.training.objective import Objective
 from tfgancomp.training.trainer import Trainer
 
 CONFIG = ModelConfig(**TINY, qualities=2, realism=True,
@@ -245,6 +246,9 @@ def test_the_texture_term_asks_for_each_block_s_detail_energy():
                   < 0.3 * flat)
     # Counted by whole blocks: a crop's partial block is left out.
     assert detail.block_energy(originals[:, :40]).shape == (2, 2, 6)
+    # Only a model with the knob has an r to weight it by.
+    with pytest.raises(ConfigError, match="texture_weight"):
+        Objective(ModelConfig(**TINY), TrainConfig(texture_weight=1.))
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ import math
 
 import tensorflow as tf
 
+from tfgancomp.errors import ConfigError
 from tfgancomp.model import conditioning
 from tfgancomp.model.config import ModelConfig
 from tfgancomp.training import detail, losses, validation
@@ -22,6 +23,10 @@ class Objective:
     """The codec's loss terms for one model and training config."""
 
     def __init__(self, model_config: ModelConfig, config: TrainConfig):
+        if config.texture_weight and not model_config.realism:
+            raise ConfigError("texture_weight weights the texture term by "
+                              "realism r: it needs a model with the "
+                              "realism knob")
         self.model_config, self.config = model_config, config
         self.distortion = losses.Distortion(config.distortion)
         self.rate_weight = config.rate_weight()
