@@ -239,7 +239,7 @@ def test_the_texture_term_asks_for_each_block_s_detail_energy():
     missing = tf.nn.relu(detail.block_energy(originals) -
                          detail.block_energy(blurred))
     noise = grain.high_pass(tf.random.stateless_normal(
-        [2, 64, 96, 1], (1, 2))) / 0.640625 ** 0.5
+        [2, 64, 96, 1], (1, 2))) / grain.HIGH_PASS_VARIANCE ** 0.5
     amplitude = tf.repeat(tf.repeat(tf.sqrt(missing / 20.), 16, 1), 16, 2)
     grained = blurred + amplitude[..., None] * noise
     assert np.all(detail.texture_mismatch(originals, grained).numpy()

@@ -10,7 +10,7 @@ from tfgancomp.errors import ConfigError
 
 NORMS = ("gdn", "channel", "none")
 # How the synthesis draws realism: residual adapters on its feature maps
-# (conditioning.RealismAdapters) or noise-fed grain at full resolution
+# (conditioning.RealismAdapters) or luma grain after the last upsampling
 # (grain.RealismGrain).
 REALISM_BRANCHES = ("adapters", "grain")
 # What only the decoder's realism knob depends on: models that differ

@@ -35,7 +35,7 @@ INITIAL_AMPLITUDE = -1.
 REACH = 2 + 1 + 1
 # The variance of white noise of variance 1 after `high_pass`:
 # (1 - 4/16)² + 4·(2/16)² + 4·(1/16)².
-_HIGH_PASS_VARIANCE = 0.640625
+HIGH_PASS_VARIANCE = 0.640625
 
 
 def blur(x):
@@ -133,7 +133,7 @@ class RealismGrain(tf.keras.layers.Layer):
         else:
             noise = tf.broadcast_to(
                 position_noise(shape[1], shape[2], 1, origin), shape)
-        return tf.cast(high_pass(noise) / _HIGH_PASS_VARIANCE ** 0.5,
+        return tf.cast(high_pass(noise) / HIGH_PASS_VARIANCE ** 0.5,
                        like.dtype)
 
     def add(self, image, features, realism, training: bool = False,

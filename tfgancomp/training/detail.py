@@ -17,11 +17,18 @@ def _luma(images):
                         tf.constant([0.299, 0.587, 0.114]), 1)
 
 
-def laplacian(images):
-    """[B, H, W]: the circular 4-neighbour Laplacian of each image's luma."""
+def laplacian(images, mirrored: bool = False):
+    """[B, H, W]: the 4-neighbour Laplacian of each image's luma, circular
+    (the image wrapped around), or `mirrored` at its border (no seam where
+    its sides meet)."""
     luma = _luma(images)
-    return tf.add_n([tf.roll(luma, shift, axis) for shift in (1, -1)
-                     for axis in (1, 2)]) - 4. * luma
+    if mirrored:
+        luma = tf.pad(luma, [[0, 0], [1, 1], [1, 1]], "SYMMETRIC")
+    else:
+        luma = tf.concat([luma[:, -1:], luma, luma[:, :1]], 1)
+        luma = tf.concat([luma[:, :, -1:], luma, luma[:, :, :1]], 2)
+    return (luma[:, :-2, 1:-1] + luma[:, 2:, 1:-1] + luma[:, 1:-1, :-2] +
+            luma[:, 1:-1, 2:] - 4. * luma[:, 1:-1, 1:-1])
 
 
 def detail_spectrum(images):
@@ -60,10 +67,8 @@ def spectral_excess(images, reconstructions, reach: int = 2):
 def block_energy(images):
     """[B, H/BLOCK, W/BLOCK]: the mean square of the fine detail in each
     block of BLOCK × BLOCK pixels (whole blocks only), the image mirrored
-    at its border rather than wrapped (no seam where its sides meet)."""
-    luma = tf.pad(_luma(images), [[0, 0], [1, 1], [1, 1]], "SYMMETRIC")
-    detail = (luma[:, :-2, 1:-1] + luma[:, 2:, 1:-1] + luma[:, 1:-1, :-2] +
-              luma[:, 1:-1, 2:] - 4. * luma[:, 1:-1, 1:-1])
+    at its border."""
+    detail = laplacian(images, mirrored=True)
     return tf.nn.avg_pool2d(detail[..., None] ** 2, BLOCK, BLOCK,
                             "VALID")[..., 0]
 

@@ -62,7 +62,7 @@ class Objective:
         return [0.5 * math.log(self.lmbda(k / (qualities - 1)) / reference)
                 for k in range(qualities)]
 
-    def rate_distortion(self, images, forward, lmbda, realism=None):
+    def rate_distortion(self, images, forward, lmbda, realism):
         """Mean over the batch of w·bpp + λ·D, λ per example or not, plus
         for a model with the realism knob texture_weight times the
         texture mismatch, weighted as the adversarial terms are; and the
@@ -80,7 +80,7 @@ class Objective:
         terms = {"bpp": bpp, "mse": mse, "psnr": validation.psnr(mse),
                  "distortion": tf.reduce_mean(distortion),
                  "rate_weight": weight}
-        if self.config.texture_weight and realism is not None:
+        if self.config.texture_weight:  # only with the knob (__init__)
             mismatch = detail.texture_mismatch(images, reconstruction)
             loss += (self.config.texture_weight * mismatch * realism *
                      self.adversarial_lmbda(lmbda))
