@@ -17,6 +17,7 @@ pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from tests.conftest import photo_like  # noqa: E402
+from tfgancomp.errors import TfgancompError  # noqa: E402
 from tfgancomp.serve import jobs as jobs_module  # noqa: E402
 from tfgancomp.serve.app import create_app  # noqa: E402
 from tfgancomp.serve.registry import ModelRegistry  # noqa: E402
@@ -333,6 +334,32 @@ def test_a_running_job_is_cancelled_and_expired_jobs_go(tmp_path):
     queue.close()
     workspace.close()
     assert not workspace.root.exists()
+
+
+def test_a_failed_job_is_settled_before_it_says_so(tmp_path):
+    """A client polling a job must never see it failed while its files are
+    still on disk: the status changes last."""
+    workspace = Workspace(str(tmp_path))
+    queue = jobs_module.JobQueue(Settings(models=(MODEL,)), workspace)
+    seen = []
+    remove = workspace.remove
+
+    def observed_remove(path):
+        seen.append(job.status)
+        time.sleep(0.05)  # a poll in here sees the job still running
+        remove(path)
+    workspace.remove = observed_remove
+
+    def failing(job):
+        job.add_file("0-x", b"partial", "text/plain", "x.txt")
+        raise TfgancompError("bad input")
+    job = queue.submit("me", failing, workspace.new_dir())
+    job.future.result(timeout=10)
+    assert seen == ["running"]
+    assert job.status == "failed" and job.error == "bad input"
+    assert not job.directory.exists()
+    queue.close()
+    workspace.close()
 
 
 def test_tf_serving_predict(client, registry):

@@ -193,14 +193,17 @@ class JobQueue:
             self._release(started)
 
     def _finish(self, job: Job, status: str, message: str) -> None:
-        job.status, job.finished = status, time.time()
+        """Settles a job; its status changes last, so a client that sees
+        it finished never sees a failed job's files still on disk."""
         if status == DONE:
             job.message = message
         else:
-            job.message = job.error = message
             job.files.clear()
             job.items.clear()
             self.workspace.remove(job.directory)
+            job.message = job.error = message
+        job.finished = time.time()
+        job.status = status
 
     def get(self, job_id: str) -> Job:
         job = self._jobs.get(job_id)
