@@ -341,16 +341,17 @@ def test_a_failed_job_is_settled_before_it_says_so(tmp_path):
     still on disk: the status changes last."""
     workspace = Workspace(str(tmp_path))
     queue = jobs_module.JobQueue(Settings(models=(MODEL,)), workspace)
-    seen = []
+    seen, running = [], []
     remove = workspace.remove
 
     def observed_remove(path):
-        seen.append(job.status)
+        seen.append(running[0].status)
         time.sleep(0.05)  # a poll in here sees the job still running
         remove(path)
     workspace.remove = observed_remove
 
     def failing(job):
+        running.append(job)
         job.add_file("0-x", b"partial", "text/plain", "x.txt")
         raise TfgancompError("bad input")
     job = queue.submit("me", failing, workspace.new_dir())
