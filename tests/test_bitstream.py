@@ -154,6 +154,33 @@ def test_version_2_round_trip(changes):
     assert bitstream.unpack(data) == c
 
 
+@pytest.mark.parametrize("changes", [
+    dict(grain=1.0), dict(grain=0.0), dict(grain=1.5, quality=0.3),
+    dict(grain=0.25, quality=1.0, tile=16, mode="LA", alpha=bytes(17 * 33))])
+def test_version_3_round_trip(changes):
+    changes["grain"] = bitstream.quantize_grain(changes["grain"])
+    if "quality" in changes:
+        changes["quality"] = bitstream.quantize_quality(changes["quality"])
+    c = container(**changes)
+    data = bitstream.pack(c)
+    assert data[4] == 3 and c.version == 3
+    assert bitstream.unpack(data) == c
+    assert (b"G", bytes([bitstream.grain_code(c.grain)])) in _sections(data)
+
+
+def test_grain_is_held_as_a_log_code_that_saturates():
+    assert bitstream.grain_code(1.0) == 128 and bitstream.grain_code(0) == 0
+    assert bitstream.grain_code(2.0) == 160 and bitstream.grain_code(0.5) == 96
+    assert bitstream.grain_code(1e9) == 255 and bitstream.grain_code(1e-9) == 1
+    for g in (0.07, 0.3, 1.0, 1.37, 3.9, 15.0):
+        held = bitstream.quantize_grain(g)
+        assert abs(math.log2(held / g)) <= 0.5 / 32 + 1e-12
+        assert bitstream.quantize_grain(held) == held
+    for bad in (-0.01, math.nan, math.inf, True):
+        with pytest.raises(BitstreamError, match="grain"):
+            bitstream.pack(container(grain=bad))
+
+
 def test_quality_is_held_as_a_16_bit_code():
     for q in (0.0, 1e-9, 0.3, 1 / 3, 0.99999, 1.0):
         code = bitstream.quality_code(q)
@@ -202,15 +229,28 @@ def test_version_rules_with_valid_checksum():
         bitstream.unpack(_repack(1, v2))
     with pytest.raises(BitstreamError, match="version 1 file holds a T"):
         bitstream.unpack(_repack(1, v2[1:]))
-    with pytest.raises(BitstreamError, match="neither a Q nor a T"):
+    with pytest.raises(BitstreamError, match="version 2 file holds no Q or T"):
         bitstream.unpack(_repack(2, v2[2:]))
     for tag, payload, message in [(b"Q", b"\x01", "1 bytes, not 2"),
                                   (b"T", b"\x00\x00", "tile size 0"),
                                   (b"T", b"\x00\x00\x01", "not 2")]:
         with pytest.raises(BitstreamError, match=message):
             bitstream.unpack(_repack(2, [(tag, payload)] + v2[2:]))
-    with pytest.raises(BitstreamError, match="versions 1, 2"):
+    v3 = _sections(bitstream.pack(container(quality=0.5, grain=2.0)))
+    assert [tag for tag, _ in v3] == [b"Q", b"G", b"Z", b"Y"]
+    assert bitstream.unpack(_repack(3, v3)).grain == 2.0
+    assert bitstream.unpack(_repack(3, v3[1:])).quality is None
+    with pytest.raises(BitstreamError, match="version 2 file holds a G"):
+        bitstream.unpack(_repack(2, v3))
+    with pytest.raises(BitstreamError, match="version 1 file holds a G"):
+        bitstream.unpack(_repack(1, v3[1:]))
+    with pytest.raises(BitstreamError, match="version 3 file holds no G"):
         bitstream.unpack(_repack(3, v2))
+    for payload in (b"", b"\x01\x02"):
+        with pytest.raises(BitstreamError, match="grain section has"):
+            bitstream.unpack(_repack(3, [(b"G", payload)] + v2[2:]))
+    with pytest.raises(BitstreamError, match="versions 1, 2, 3"):
+        bitstream.unpack(_repack(4, v3))
 
 
 def test_alpha_plane_too_small_for_the_claimed_size():

@@ -41,7 +41,8 @@ def _pictures():
 @pytest.fixture(scope="module")
 def shipped_files():
     """{model name: [(file bytes, container)]}: real files, version 1,
-    version 2 (a Q and T section added) and coded in tiles."""
+    version 2 (a Q and T section added), version 3 (a G section added) and
+    coded in tiles."""
     files = {}
     wide = Picture(rgb=photo_like(24, 300, seed=9), mode="RGB")
     for name in MODELS:
@@ -52,7 +53,10 @@ def shipped_files():
             c = bitstream.unpack(data)
             v2 = bitstream.pack(dataclasses.replace(
                 c, quality=bitstream.quantize_quality(0.25), tile=16))
-            files[name] += [(data, c), (v2, bitstream.unpack(v2))]
+            v3 = bitstream.pack(dataclasses.replace(
+                c, grain=bitstream.quantize_grain(1.5)))
+            files[name] += [(data, c), (v2, bitstream.unpack(v2)),
+                            (v3, bitstream.unpack(v3))]
         tiled = tfgancomp.compress(wide, model, tile=16)  # 2 tiles
         files[name].append((tiled, bitstream.unpack(tiled)))
     return files
@@ -154,12 +158,16 @@ def shuffle_drop_duplicate(data, rng):
     return _join(head, sections)
 
 
-def add_version_2_section(data, rng):
+def add_versioned_section(data, rng):
+    """A Q, T or G section of any small length, the version byte kept or
+    set to any version."""
     head, sections = _parts(data[:-4])
-    payload = bytes(rng.randrange(256) for _ in range(rng.choice([0, 1, 2,
-                                                                  2, 3])))
+    payload = bytes(rng.randrange(256) for _ in range(rng.choice([0, 1, 1,
+                                                                  2, 2, 3])))
     sections.insert(rng.randrange(len(sections) + 1),
-                    [rng.choice([b"Q", b"T"]), payload])
+                    [rng.choice([b"Q", b"T", b"G"]), payload])
+    if rng.random() < 0.5:
+        head = head[:4] + bytes([rng.randrange(1, 5)]) + head[5:]
     return _join(head, sections)
 
 
@@ -197,7 +205,7 @@ def alpha_plane(data, rng):
 
 STRUCTURED = [header_field, size_up_to_the_maximum, section_length,
               section_tag, section_count, shuffle_drop_duplicate,
-              add_version_2_section, coded_string, alpha_plane]
+              add_versioned_section, coded_string, alpha_plane]
 
 
 def mutate(data: bytes, rng: random.Random) -> bytes:

@@ -1,8 +1,10 @@
 """Realism drawn as grain: position-keyed noise, the grain branch on the
-synthesis, its tiles and exports, the discriminator's stride-1 layers, the
-lattice measure that tells grain from a grid and the detail loss terms."""
+synthesis, its tiles and exports, its fit to one image, the
+discriminator's stride-1 layers, the lattice measure that tells grain from
+a grid and the detail loss terms."""
 
 import dataclasses
+import json
 import os
 
 import numpy as np
@@ -11,12 +13,14 @@ import tensorflow as tf
 from conftest import TINY, photo_like, plain_twin
 
 import tfgancomp
+from tfgancomp.cli import main
 from tfgancomp.deploy import resolve, savedmodel, store
 from tfgancomp.deploy.exported import load_export
 from tfgancomp.deploy.warm_start import copy_weights
 from tfgancomp.errors import ConfigError
 from tfgancomp.evaluation import metrics
-from tfgancomp.model import grain, tiling
+from tfgancomp.formats import bitstream
+from tfgancomp.model import grain, grain_fit, tiling
 from tfgancomp.model.codec import Codec
 from tfgancomp.model.config import ModelConfig
 from tfgancomp.training import detail
@@ -141,6 +145,57 @@ def test_an_export_draws_the_same_grain(tmp_path):
         decoded, np.asarray(tfgancomp.decompress(data, model, realism=1.)))
     assert not np.array_equal(decoded, np.asarray(
         tfgancomp.decompress(data, model, realism=0.)))
+
+
+def test_the_fit_solves_for_the_original_s_detail_energy():
+    rng = np.random.default_rng(0)
+    original = photo_like(128, 160, seed=2).astype(np.float64)
+    faithful = sum(np.roll(original, shift, axis) for shift in (-1, 1)
+                   for axis in (0, 1)) / 4  # detail blurred away
+    noise = rng.normal(0, 6, original.shape[:2])[..., None]
+    gain = grain_fit.fit(original, faithful, faithful + noise)
+    assert 0 < gain < grain_fit.MAX_GRAIN
+    assert metrics.detail_ratio(original, faithful + gain * noise) == (
+        pytest.approx(1, abs=0.01))
+    assert grain_fit.fit(faithful, original, original + noise) == 0
+    assert grain_fit.fit(original, faithful, faithful + noise / 100) == (
+        grain_fit.MAX_GRAIN)
+    assert grain_fit.fit(original, faithful, faithful) is None
+    assert grain_fit.realism_with(0.5, 2., True) == 2.
+    for realism, gain, draws in ((0.5, None, True), (0.5, 2., False),
+                                 (None, 2., False)):
+        assert grain_fit.realism_with(realism, gain, draws) == realism
+
+
+def test_effort_fits_the_grain_to_the_image(tmp_path, capsys):
+    """At effort 1 the file holds the gain that brings realism 1 to the
+    original's detail; realism 0 ignores it; `info` shows it."""
+    codec = grain_codec()
+    image = photo_like(48, 64, seed=4)
+    plain = tfgancomp.compress(image, codec, quality=0.5)
+    fitted = tfgancomp.compress(image, codec, quality=0.5, effort=1)
+    container = bitstream.unpack(fitted)
+    assert bitstream.unpack(plain).version == 2
+    assert container.version == 3 and 0 < container.grain != 1
+
+    def decoded(data, realism):
+        return np.asarray(tfgancomp.decompress(data, codec, realism=realism))
+    detail = {name: metrics.detail_ratio(image, decoded(data, 1.))
+              for name, data in (("plain", plain), ("fitted", fitted))}
+    assert detail["fitted"] == pytest.approx(1, abs=0.03)
+    assert abs(detail["fitted"] - 1) < abs(detail["plain"] - 1)
+    without = bitstream.pack(dataclasses.replace(container, grain=None))
+    for realism in (0., 0.5):
+        want = codec.decompress(
+            container.string, container.side_string, image.shape[:2],
+            container.quality, realism * container.grain**2).numpy()
+        np.testing.assert_array_equal(decoded(fitted, realism), want)
+    np.testing.assert_array_equal(decoded(fitted, 0.), decoded(without, 0.))
+    (tmp_path / "a.tfgc").write_bytes(fitted)
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "a.tfgc"), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["grain"], shown["format_version"]) == (container.grain, 3)
 
 
 def test_stride_1_layers_come_first_in_the_discriminator():

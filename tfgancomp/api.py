@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import sys
@@ -117,7 +118,9 @@ def compress(image, model=None, effort: int = 0,
     per pixel without exceeding it (`quality_for_bpp`).
     `effort` above 0 refines the latents of this image for the model's
     rate-distortion objective (`tfgancomp.model.refine`): smaller files at
-    the same quality, decodable by the same decoders, seconds per image.
+    the same quality, decodable by the same decoders, seconds per image;
+    where realism is drawn as grain, it also fits the grain's strength to
+    the image (`tfgancomp.model.grain_fit`, format version 3).
     With `max_pixels`, a larger image is refused (ImageError) first.
     An image larger than one tile of `tile` latents a side (by default
     `tiling.DEFAULT_TILE`: 1024×1024 pixels) is coded in tiles, in memory
@@ -168,12 +171,29 @@ def _encode(picture: Picture, model, quality: float | None,
     else:
         string, side_string = model.compress(picture.rgb, quality=quality)
     alpha = None if picture.alpha is None else picture.alpha.tobytes()
-    return bitstream.pack(bitstream.Container(
+    container = bitstream.Container(
         height=picture.height, width=picture.width, mode=picture.mode,
         model_name=model.model_name, model_fingerprint=model.fingerprint(),
         string=string.numpy(), side_string=side_string.numpy(), alpha=alpha,
         icc_profile=picture.icc_profile, exif=picture.exif, quality=quality,
-        tile=tile))
+        tile=tile)
+    if effort and _draws_grain(model):
+        container = dataclasses.replace(
+            container, grain=_fitted_grain(picture.rgb, container, model))
+    return bitstream.pack(container)
+
+
+def _draws_grain(model) -> bool:
+    return _model_config(model).realism_draws("grain")
+
+
+def _fitted_grain(rgb: np.ndarray, container: bitstream.Container,
+                  model) -> float | None:
+    """The grain gain of `container`'s image, as the file will hold it."""
+    from tfgancomp.model import grain_fit
+    gain = grain_fit.fit(rgb, _decode(container, model, 0.),
+                         _decode(container, model, 1.))
+    return None if gain is None else bitstream.quantize_grain(gain)
 
 
 def _model_config(model):
@@ -275,8 +295,11 @@ def decompress_container(container: bitstream.Container,
 
 def _decode(container: bitstream.Container, model, realism) -> np.ndarray:
     """The uint8 pixels of a file's strings: in tiles when the file says
-    so or when a file from before tiling holds more than one tile."""
-    from tfgancomp.model import tiling
+    so or when a file from before tiling holds more than one tile; with
+    the file's grain gain, if it has one."""
+    from tfgancomp.model import grain_fit, tiling
+    realism = grain_fit.realism_with(realism, container.grain,
+                                     _draws_grain(model))
     size = [container.height, container.width]
     if container.tile is not None:
         return tiling.decompress(

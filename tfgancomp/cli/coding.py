@@ -38,7 +38,9 @@ def add_effort(parser):
              f"{len(effort.EFFORT_STEPS) - 1}: refine the latents of each "
              "image for its model's objective (" +
              ", ".join(map(str, effort.EFFORT_STEPS[1:])) + " steps): "
-             "smaller files, seconds per image, the same decoder")
+             "smaller files, seconds per image, the same decoder; "
+             "with a model whose realism is grain, the grain's strength "
+             "fitted to each image (format version 3)")
 
 
 MODEL_HELP = ("model: a shipped model's name (see `tfgancomp models`), a "
@@ -204,7 +206,7 @@ def _header(path: str) -> dict:
         "model_name": c.model_name,
         "model_fingerprint": c.model_fingerprint.hex(),
         "bpp": metrics.bits_per_pixel(len(data), c.height, c.width),
-        "quality": c.quality, "tile": c.tile,
+        "quality": c.quality, "tile": c.tile, "grain": c.grain,
         "latent_bytes": len(c.string), "side_latent_bytes": len(c.side_string),
         "alpha": c.alpha is not None,
         "icc_profile_bytes": len(c.icc_profile or b""),
@@ -213,7 +215,7 @@ def _header(path: str) -> dict:
 
 
 INFO_COLUMNS = ["file", "bytes", "bpp", "width", "height", "mode",
-                "model_name", "format_version", "quality", "tile"]
+                "model_name", "format_version", "quality", "tile", "grain"]
 
 
 def info(args):

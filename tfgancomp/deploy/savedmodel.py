@@ -23,7 +23,9 @@ signatures take one unbatched image or bitstream:
 A variable-rate model's encoder signatures and its decoder's
 `serving_default` and `stock` also take `quality` (float32 scalar in
 [0, 1], the .tfgc header's); a decoder with the realism knob takes
-`realism` (float32 scalar in [0, 1]) in the same two.
+`realism` (float32 scalar in [0, 1]) in the same two. For a file whose
+header holds a grain gain g (section G), a decoder whose realism is
+grain takes realism·g², which may exceed 1 (model/grain_fit.py).
 
 `serving_default` does the whole job with tfc's range coder (a custom op).
 The `stock` signatures use core TensorFlow ops only and leave entropy

@@ -114,7 +114,10 @@ def ms_ssim(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(np.mean(np.prod(terms, axis=0)))
 
 
-def _laplacian_energy(rgb: np.ndarray) -> float:
+def detail_energy(rgb: np.ndarray) -> float:
+    """The mean square of the 4-neighbour Laplacian of the luma (BT.601
+    weights) of an RGB image, inside its border: `detail_ratio`'s
+    measure."""
     luma = rgb @ np.array([0.299, 0.587, 0.114])
     laplacian = (luma[:-2, 1:-1] + luma[2:, 1:-1] + luma[1:-1, :-2]
                  + luma[1:-1, 2:] - 4 * luma[1:-1, 1:-1])
@@ -125,18 +128,17 @@ def detail_ratio(original: np.ndarray,
                  reconstruction: np.ndarray) -> float | None:
     """High-frequency energy of the reconstruction over the original's.
 
-    The energy is the mean square of the 3×3 Laplacian (4-neighbour) of the
-    luma (BT.601 weights), inside the image border. 1.0: as much fine
-    texture as the original; below 1: detail blurred away; above 1: more
-    than there was (noise, ringing, block edges). It measures amount, not
-    fidelity. None for images under 3 px per side; inf if the original is
-    flat and the reconstruction is not.
+    The energy is `detail_energy`. 1.0: as much fine texture as the
+    original; below 1: detail blurred away; above 1: more than there was
+    (noise, ringing, block edges). It measures amount, not fidelity. None
+    for images under 3 px per side; inf if the original is flat and the
+    reconstruction is not.
     """
     original, reconstruction = _pair(original, reconstruction)
     if min(original.shape[:2]) < 3:
         return None
-    energy = _laplacian_energy(original)
-    other = _laplacian_energy(reconstruction)
+    energy = detail_energy(original)
+    other = detail_energy(reconstruction)
     if energy == 0:
         return 1.0 if other == 0 else math.inf
     return other / energy

@@ -1,10 +1,11 @@
 """The .tfgc container: pack, unpack and validate.
 
-Layout, versions 1 and 2 (integers big-endian):
+Layout, versions 1 to 3 (integers big-endian):
 
     offset  size  field
     0       4     magic b"TFGC"
-    4       1     format version: 1, or 2 when a Q or T section is present
+    4       1     format version: the newest that introduced one of its
+                  sections (1 when it has none of Q, T, G)
     5       1     colour mode: 1 RGB, 2 L, 3 RGBA, 4 LA
     6       2     image height, 1..65535
     8       2     image width, 1..65535
@@ -20,11 +21,13 @@ required), b"A" alpha plane (zlib, 8-bit, row-major; required exactly when
 the mode has alpha), b"I" ICC profile, b"E" EXIF block; version 2 only:
 b"Q" quality of a variable-rate model (2 bytes: round(q · 65535) for q in
 [0, 1]) and b"T" tile size in latent positions (2 bytes, 16..65535; see
-model/tiling.py for what it fixes). Each
-tag appears at most once. A file without Q and T is written as version 1,
-byte for byte as before version 2 existed; one with either is version 2;
-a version-1 file holding Q or T, or a version-2 file holding neither, is
-refused, so every container has exactly one encoding.
+model/tiling.py for what it fixes); version 3: b"G" the grain gain g the
+encoder fitted to this image (1 byte: 0 for g = 0, else
+128 + round(32·log2 g), saturating at 1 and 255; see model/grain_fit.py).
+Each tag appears at most once. A file is written as the oldest version
+that holds its sections, byte for byte as that version wrote it (one
+without Q, T and G is version 1); a file of another version is refused,
+so every container has exactly one encoding.
 
 The checksum catches every truncation and every single-byte change; all
 lengths are checked against the bytes present before anything is sliced,
@@ -37,14 +40,15 @@ allocated: the image size against the format's limits (and a caller's
 from __future__ import annotations
 
 import dataclasses
+import math
 import struct
 import zlib
 
 from tfgancomp.errors import BitstreamError
 
 MAGIC = b"TFGC"
-VERSION = 2  # the newest version written (version 1 when it suffices)
-VERSIONS = (1, 2)
+VERSION = 3  # the newest version written (an older one when it suffices)
+VERSIONS = (1, 2, 3)
 MODES = {1: "RGB", 2: "L", 3: "RGBA", 4: "LA"}
 MODE_CODES = {name: code for code, name in MODES.items()}
 MAX_SIDE = 65535
@@ -53,14 +57,15 @@ MAX_NAME = 255
 MIN_TILE, MAX_TILE = 16, 65535  # a file of 16-latent tiles has ≤ 2731
 QUALITY_STEPS = 65535  # a quality q is stored as round(q · 65535)
 DEFLATE_MAX_RATIO = 1032  # no deflate stream inflates more than this
+GRAIN_CODE_OF_1, GRAIN_STEPS_PER_OCTAVE = 128, 32  # the G section's code
 
 _FIXED = struct.Struct(">4sBBHH8sB")  # magic … name length
 _SECTION = struct.Struct(">cI")
 _CRC = struct.Struct(">I")
 _CODE = struct.Struct(">H")  # the Q and T payloads
-_TAGS = {b"Q": "quality", b"T": "tile", b"Z": "side_string",
+_TAGS = {b"Q": "quality", b"T": "tile", b"G": "grain", b"Z": "side_string",
          b"Y": "string", b"A": "alpha", b"I": "icc_profile", b"E": "exif"}
-_VERSION_2_TAGS = (b"Q", b"T")
+_INTRODUCED = {b"Q": 2, b"T": 2, b"G": 3}  # the version each tag needs
 MIN_SIZE = _FIXED.size + 1 + _CRC.size
 
 
@@ -79,11 +84,20 @@ class Container:
     exif: bytes | None = None
     quality: float | None = None  # in [0, 1], held as quality_code(q)
     tile: int | None = None  # tile size in latent positions, 16..65535
+    grain: float | None = None  # ≥ 0, held as grain_code(g)
 
     @property
     def version(self) -> int:
         """The format version this container is written as."""
-        return 1 if self.quality is None and self.tile is None else 2
+        return _version_of(_TAGS[tag] for tag in _INTRODUCED
+                           if getattr(self, _TAGS[tag]) is not None)
+
+
+def _version_of(fields) -> int:
+    """The oldest version that holds sections `fields` (by field name)."""
+    tags = {name: tag for tag, name in _TAGS.items()}
+    return max([1] + [_INTRODUCED[tags[name]] for name in fields
+                      if tags[name] in _INTRODUCED])
 
 
 def quality_code(quality: float) -> int:
@@ -102,6 +116,29 @@ def quantize_quality(quality: float) -> float:
     """`quality` exactly as a file holds it: what a writer should code
     with, so that the reader decodes with the same value."""
     return quality_of_code(quality_code(quality))
+
+
+def grain_code(grain: float) -> int:
+    """The 1-byte code a file holds for a grain gain ≥ 0: 0 for 0, else
+    its log2 in steps of 1/32 around 128, saturating at 1 and 255."""
+    if isinstance(grain, bool) or not 0 <= grain < float("inf"):
+        raise BitstreamError(f"grain gain {grain!r} is not a finite number "
+                             "≥ 0")
+    if grain == 0:
+        return 0
+    code = GRAIN_CODE_OF_1 + round(GRAIN_STEPS_PER_OCTAVE * math.log2(grain))
+    return min(max(code, 1), 255)
+
+
+def grain_of_code(code: int) -> float:
+    """The grain gain a file's 1-byte code stands for."""
+    return 0. if code == 0 else 2. ** ((code - GRAIN_CODE_OF_1) /
+                                       GRAIN_STEPS_PER_OCTAVE)
+
+
+def quantize_grain(grain: float) -> float:
+    """`grain` exactly as a file holds it."""
+    return grain_of_code(grain_code(grain))
 
 
 def check_max_pixels(height: int, width: int, max_pixels: int | None,
@@ -160,6 +197,8 @@ def pack(container: Container) -> bytes:
             raise BitstreamError(f"tile size {c.tile!r} is outside "
                                  f"{MIN_TILE}..{MAX_TILE}")
         sections.append((b"T", _CODE.pack(c.tile)))
+    if c.grain is not None:
+        sections.append((b"G", bytes([grain_code(c.grain)])))
     sections += [(b"Z", c.side_string), (b"Y", c.string)]
     if c.alpha is not None:
         sections.append((b"A", zlib.compress(c.alpha, 9)))
@@ -194,15 +233,23 @@ def _inflate_alpha(data: bytes, size: int) -> bytes:
 
 
 def _check_version(version: int, fields: dict) -> None:
-    """Q and T exactly in version 2; decodes them in `fields`."""
-    present = [tag.decode() for tag in _VERSION_2_TAGS
-               if _TAGS[tag] in fields]
-    if version == 1 and present:
-        raise BitstreamError(f"version 1 file holds a {present[0]} section "
-                             "(version 2 only)")
-    if version == 2 and not present:
-        raise BitstreamError("version 2 file holds neither a Q nor a T "
-                             "section")
+    """The version the sections in `fields` need, exactly; decodes Q, T
+    and G in `fields`."""
+    for tag, introduced in _INTRODUCED.items():
+        if _TAGS[tag] in fields and introduced > version:
+            raise BitstreamError(
+                f"version {version} file holds a {tag.decode()} section "
+                f"(version {introduced} on)")
+    if _version_of(fields) != version:
+        tags = " or ".join(tag.decode() for tag, introduced
+                           in _INTRODUCED.items() if introduced == version)
+        raise BitstreamError(f"version {version} file holds no {tags} "
+                             "section (an older version holds it)")
+    if "grain" in fields:
+        if len(fields["grain"]) != 1:
+            raise BitstreamError(f"grain section has {len(fields['grain'])} "
+                                 "bytes, not 1")
+        fields["grain"] = grain_of_code(fields["grain"][0])
     for name in ("quality", "tile"):
         if name in fields:
             if len(fields[name]) != _CODE.size:
