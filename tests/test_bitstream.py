@@ -156,7 +156,7 @@ def test_version_2_round_trip(changes):
 
 @pytest.mark.parametrize("changes", [
     dict(grain=1.0), dict(grain=0.0), dict(grain=1.5, quality=0.3),
-    dict(grain=0.25, quality=1.0, tile=16, mode="LA", alpha=bytes(17 * 33))])
+    dict(grain=4.0, quality=1.0, tile=16, mode="LA", alpha=bytes(17 * 33))])
 def test_version_3_round_trip(changes):
     changes["grain"] = bitstream.quantize_grain(changes["grain"])
     if "quality" in changes:
@@ -165,18 +165,20 @@ def test_version_3_round_trip(changes):
     data = bitstream.pack(c)
     assert data[4] == 3 and c.version == 3
     assert bitstream.unpack(data) == c
-    assert (b"G", bytes([bitstream.grain_code(c.grain)])) in _sections(data)
+    code = struct.pack(">H", bitstream.grain_code(c.grain))
+    assert (b"G", code) in _sections(data)
 
 
-def test_grain_is_held_as_a_log_code_that_saturates():
-    assert bitstream.grain_code(1.0) == 128 and bitstream.grain_code(0) == 0
-    assert bitstream.grain_code(2.0) == 160 and bitstream.grain_code(0.5) == 96
-    assert bitstream.grain_code(1e9) == 255 and bitstream.grain_code(1e-9) == 1
-    for g in (0.07, 0.3, 1.0, 1.37, 3.9, 15.0):
+def test_grain_is_held_as_a_16_bit_code():
+    for g in (0.0, 1e-9, 0.4, 1.0, 2.64, 4.0):
+        code = bitstream.grain_code(g)
+        assert code == round(g / 4 * 65535) and 0 <= code <= 65535
         held = bitstream.quantize_grain(g)
-        assert abs(math.log2(held / g)) <= 0.5 / 32 + 1e-12
-        assert bitstream.quantize_grain(held) == held
-    for bad in (-0.01, math.nan, math.inf, True):
+        assert abs(held - g) <= 2 / 65535
+        assert bitstream.grain_code(held) == code
+        unpacked = bitstream.unpack(bitstream.pack(container(grain=g)))
+        assert unpacked.grain == held
+    for bad in (-0.01, 4.01, math.nan, math.inf, True):
         with pytest.raises(BitstreamError, match="grain"):
             bitstream.pack(container(grain=bad))
 
@@ -238,7 +240,8 @@ def test_version_rules_with_valid_checksum():
             bitstream.unpack(_repack(2, [(tag, payload)] + v2[2:]))
     v3 = _sections(bitstream.pack(container(quality=0.5, grain=2.0)))
     assert [tag for tag, _ in v3] == [b"Q", b"G", b"Z", b"Y"]
-    assert bitstream.unpack(_repack(3, v3)).grain == 2.0
+    assert bitstream.unpack(_repack(3, v3)).grain == (
+        bitstream.quantize_grain(2.0))
     assert bitstream.unpack(_repack(3, v3[1:])).quality is None
     with pytest.raises(BitstreamError, match="version 2 file holds a G"):
         bitstream.unpack(_repack(2, v3))
@@ -246,7 +249,7 @@ def test_version_rules_with_valid_checksum():
         bitstream.unpack(_repack(1, v3[1:]))
     with pytest.raises(BitstreamError, match="version 3 file holds no G"):
         bitstream.unpack(_repack(3, v2))
-    for payload in (b"", b"\x01\x02"):
+    for payload in (b"\x01", b"\x01\x02\x03"):
         with pytest.raises(BitstreamError, match="grain section has"):
             bitstream.unpack(_repack(3, [(b"G", payload)] + v2[2:]))
     with pytest.raises(BitstreamError, match="versions 1, 2, 3"):

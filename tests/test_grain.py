@@ -154,12 +154,12 @@ def test_the_fit_solves_for_the_original_s_detail_energy():
                    for axis in (0, 1)) / 4  # detail blurred away
     noise = rng.normal(0, 6, original.shape[:2])[..., None]
     gain = grain_fit.fit(original, faithful, faithful + noise)
-    assert 0 < gain < grain_fit.MAX_GRAIN
+    assert 0 < gain < bitstream.MAX_GRAIN
     assert metrics.detail_ratio(original, faithful + gain * noise) == (
         pytest.approx(1, abs=0.01))
     assert grain_fit.fit(faithful, original, original + noise) == 0
     assert grain_fit.fit(original, faithful, faithful + noise / 100) == (
-        grain_fit.MAX_GRAIN)
+        bitstream.MAX_GRAIN)
     assert grain_fit.fit(original, faithful, faithful) is None
     assert grain_fit.realism_with(0.5, 2., True) == 2.
     for realism, gain, draws in ((0.5, None, True), (0.5, 2., False),

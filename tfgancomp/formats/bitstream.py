@@ -22,8 +22,8 @@ the mode has alpha), b"I" ICC profile, b"E" EXIF block; version 2 only:
 b"Q" quality of a variable-rate model (2 bytes: round(q · 65535) for q in
 [0, 1]) and b"T" tile size in latent positions (2 bytes, 16..65535; see
 model/tiling.py for what it fixes); version 3: b"G" the grain gain g the
-encoder fitted to this image (1 byte: 0 for g = 0, else
-128 + round(32·log2 g), saturating at 1 and 255; see model/grain_fit.py).
+encoder fitted to this image (2 bytes: round(g / 4 · 65535) for g in
+[0, 4]; see model/grain_fit.py).
 Each tag appears at most once. A file is written as the oldest version
 that holds its sections, byte for byte as that version wrote it (one
 without Q, T and G is version 1); a file of another version is refused,
@@ -40,14 +40,12 @@ allocated: the image size against the format's limits (and a caller's
 from __future__ import annotations
 
 import dataclasses
-import math
 import struct
 import zlib
 
 from tfgancomp.errors import BitstreamError
 
 MAGIC = b"TFGC"
-VERSION = 3  # the newest version written (an older one when it suffices)
 VERSIONS = (1, 2, 3)
 MODES = {1: "RGB", 2: "L", 3: "RGBA", 4: "LA"}
 MODE_CODES = {name: code for code, name in MODES.items()}
@@ -57,12 +55,12 @@ MAX_NAME = 255
 MIN_TILE, MAX_TILE = 16, 65535  # a file of 16-latent tiles has ≤ 2731
 QUALITY_STEPS = 65535  # a quality q is stored as round(q · 65535)
 DEFLATE_MAX_RATIO = 1032  # no deflate stream inflates more than this
-GRAIN_CODE_OF_1, GRAIN_STEPS_PER_OCTAVE = 128, 32  # the G section's code
+MAX_GRAIN = 4.0  # a grain gain g in [0, 4] is stored as round(g/4 · 65535)
 
 _FIXED = struct.Struct(">4sBBHH8sB")  # magic … name length
 _SECTION = struct.Struct(">cI")
 _CRC = struct.Struct(">I")
-_CODE = struct.Struct(">H")  # the Q and T payloads
+_CODE = struct.Struct(">H")  # the Q, T and G payloads
 _TAGS = {b"Q": "quality", b"T": "tile", b"G": "grain", b"Z": "side_string",
          b"Y": "string", b"A": "alpha", b"I": "icc_profile", b"E": "exif"}
 _INTRODUCED = {b"Q": 2, b"T": 2, b"G": 3}  # the version each tag needs
@@ -84,7 +82,7 @@ class Container:
     exif: bytes | None = None
     quality: float | None = None  # in [0, 1], held as quality_code(q)
     tile: int | None = None  # tile size in latent positions, 16..65535
-    grain: float | None = None  # ≥ 0, held as grain_code(g)
+    grain: float | None = None  # in [0, MAX_GRAIN], held as grain_code(g)
 
     @property
     def version(self) -> int:
@@ -119,21 +117,16 @@ def quantize_quality(quality: float) -> float:
 
 
 def grain_code(grain: float) -> int:
-    """The 1-byte code a file holds for a grain gain ≥ 0: 0 for 0, else
-    its log2 in steps of 1/32 around 128, saturating at 1 and 255."""
-    if isinstance(grain, bool) or not 0 <= grain < float("inf"):
-        raise BitstreamError(f"grain gain {grain!r} is not a finite number "
-                             "≥ 0")
-    if grain == 0:
-        return 0
-    code = GRAIN_CODE_OF_1 + round(GRAIN_STEPS_PER_OCTAVE * math.log2(grain))
-    return min(max(code, 1), 255)
+    """The 2-byte code a file holds for a grain gain in [0, MAX_GRAIN]."""
+    if isinstance(grain, bool) or not 0 <= grain <= MAX_GRAIN:
+        raise BitstreamError(f"grain gain {grain!r} is outside "
+                             f"[0, {MAX_GRAIN:g}]")
+    return round(grain / MAX_GRAIN * QUALITY_STEPS)
 
 
 def grain_of_code(code: int) -> float:
-    """The grain gain a file's 1-byte code stands for."""
-    return 0. if code == 0 else 2. ** ((code - GRAIN_CODE_OF_1) /
-                                       GRAIN_STEPS_PER_OCTAVE)
+    """The grain gain a file's 2-byte code stands for."""
+    return code / QUALITY_STEPS * MAX_GRAIN
 
 
 def quantize_grain(grain: float) -> float:
@@ -198,7 +191,7 @@ def pack(container: Container) -> bytes:
                                  f"{MIN_TILE}..{MAX_TILE}")
         sections.append((b"T", _CODE.pack(c.tile)))
     if c.grain is not None:
-        sections.append((b"G", bytes([grain_code(c.grain)])))
+        sections.append((b"G", _CODE.pack(grain_code(c.grain))))
     sections += [(b"Z", c.side_string), (b"Y", c.string)]
     if c.alpha is not None:
         sections.append((b"A", zlib.compress(c.alpha, 9)))
@@ -245,12 +238,7 @@ def _check_version(version: int, fields: dict) -> None:
                            in _INTRODUCED.items() if introduced == version)
         raise BitstreamError(f"version {version} file holds no {tags} "
                              "section (an older version holds it)")
-    if "grain" in fields:
-        if len(fields["grain"]) != 1:
-            raise BitstreamError(f"grain section has {len(fields['grain'])} "
-                                 "bytes, not 1")
-        fields["grain"] = grain_of_code(fields["grain"][0])
-    for name in ("quality", "tile"):
+    for name in ("quality", "tile", "grain"):
         if name in fields:
             if len(fields[name]) != _CODE.size:
                 raise BitstreamError(f"{name} section has "
@@ -258,6 +246,8 @@ def _check_version(version: int, fields: dict) -> None:
             (fields[name],) = _CODE.unpack(fields[name])
     if "quality" in fields:
         fields["quality"] = quality_of_code(fields["quality"])
+    if "grain" in fields:
+        fields["grain"] = grain_of_code(fields["grain"])
     if fields.get("tile", MIN_TILE) < MIN_TILE:
         raise BitstreamError(f"tile size {fields['tile']} (must be "
                              f"{MIN_TILE}..{MAX_TILE})")
