@@ -13,7 +13,14 @@ from PIL import Image
 
 from tfgancomp.cli.progress import Progress
 from tfgancomp.errors import TfgancompError
-from tfgancomp.evaluation import bjontegaard, classical, metrics, reports, runs
+from tfgancomp.evaluation import (
+    bjontegaard,
+    classical,
+    metrics,
+    reports,
+    runs,
+    showcase,
+)
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +146,34 @@ def test_single_model_gets_no_bd_rate_but_bits_saved(images):
     assert "one per model" in entry["note"]
     assert len(document["bits_saved"]) == 2
     assert "n/a: tfgancomp vs jpeg-420" in reports.table(document)
+
+
+def test_settings_of_one_key_share_each_image_s_file(images):
+    """Two decoders of one encoding (a model at two realisms): one encode
+    per image (and one untimed on the first), each decoded its own way."""
+    webp = classical.CODECS["webp"]
+    encodes = []
+
+    def encode(rgb):
+        encodes.append(rgb.shape)
+        return classical.encode(webp, rgb, 50)
+
+    def darker(data):
+        return classical.decode(webp, data) // 2
+    settings = [runs.Setting("model=m@r0", encode,
+                             lambda data: classical.decode(webp, data), "k"),
+                runs.Setting("model=m@r1", encode, darker, "k")]
+    paths = runs.find_images(str(images))
+    records = runs.run(paths, [runs.Curve("m", "", False, settings)]).records
+    assert len(encodes) == len(paths) + 1
+    for first, second in zip(records[::2], records[1::2]):
+        assert first["bytes"] == second["bytes"]
+        assert first["encode_ms"] == second["encode_ms"]
+        assert first["psnr"] > second["psnr"]
+    shown = showcase.at_one_rate(np.asarray(Image.open(paths[0])), 1,
+                                 dict(zip("ab", settings)), [])
+    assert len(encodes) == len(paths) + 3  # one more, and its untimed run
+    assert shown[0].coded.data == shown[1].coded.data
 
 
 def test_fid_and_kid_per_setting(images):

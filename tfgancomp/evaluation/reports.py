@@ -90,7 +90,7 @@ def _means_table(rows: list[dict]) -> str:
 
 
 def shown_table(shown) -> str:
-    """One line per model or codec of `evaluation.at_one_rate`."""
+    """One line per model or codec of `showcase.at_one_rate`."""
     header = ["", "setting", "bytes", "bpp", "PSNR", "MS-SSIM", "detail",
               "lattice", "enc ms", "dec ms"]
     rows = []

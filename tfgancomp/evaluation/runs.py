@@ -13,7 +13,7 @@ import dataclasses
 import glob
 import time
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable, Hashable, NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -30,6 +30,10 @@ class Setting:
     label: str  # "quality=50", "model=runs/a"
     encode: Callable[[np.ndarray], bytes]
     decode: Callable[[bytes], np.ndarray]
+    # Settings with the same key write the same files (a model at one
+    # quality and effort, decoded at several realisms): `run` encodes
+    # each image once per key, and each setting reports that encoding.
+    encode_key: Hashable | None = None
 
 
 class Coded(NamedTuple):
@@ -70,7 +74,8 @@ def model_setting(label: str, model, effort: int = 0,
     return Setting(f"model={label}",
                    lambda rgb: compress(rgb, model, effort, quality=quality),
                    lambda data: np.asarray(decompress(
-                       data, model, realism=realism).convert("RGB")))
+                       data, model, realism=realism).convert("RGB")),
+                   ("model", id(model), effort, quality))
 
 
 def realism_values(model, realisms=(0., 1.)) -> tuple:
@@ -130,15 +135,19 @@ def find_images(spec: str) -> list[Path]:
     return paths
 
 
-def measure(original: np.ndarray, setting: Setting,
-            input_bytes: int) -> Coded:
-    """One real encoding and decoding. Milliseconds are wall-clock around
-    the in-memory encode and decode."""
+def measure(original: np.ndarray, setting: Setting, input_bytes: int,
+            encoded: tuple[bytes, float] | None = None) -> Coded:
+    """One real encoding and decoding, or the decoding of `encoded` (the
+    file and its encode milliseconds, from a setting of the same key).
+    Milliseconds are wall-clock around the in-memory encode and decode."""
+    if encoded is None:
+        start = time.perf_counter()
+        data = setting.encode(original)
+        encoded = data, 1000 * (time.perf_counter() - start)
+    data, encode_ms = encoded
     start = time.perf_counter()
-    data = setting.encode(original)
-    encoded = time.perf_counter()
     decoded = setting.decode(data)
-    decode_ms = 1000 * (time.perf_counter() - encoded)
+    decode_ms = 1000 * (time.perf_counter() - start)
     height, width = original.shape[:2]
     size = len(data)
     return Coded({
@@ -150,9 +159,23 @@ def measure(original: np.ndarray, setting: Setting,
         "lattice_share": metrics.lattice_share(decoded),
         "ratio_vs_raw": metrics.compression_ratio(size, height, width),
         "ratio_vs_input_file": input_bytes / size,
-        "encode_ms": 1000 * (encoded - start),
+        "encode_ms": encode_ms,
         "decode_ms": decode_ms,
     }, data, decoded)
+
+
+def measured(original: np.ndarray, setting: Setting, input_bytes: int,
+             files: dict, warm: bool) -> Coded:
+    """`measure`, with the file of an earlier setting of the same
+    `encode_key` if `files` (key -> (file, encode ms), for this image)
+    has it; `warm`: run once untimed first."""
+    shared = files.get(setting.encode_key)
+    if warm:
+        setting.decode(shared[0] if shared else setting.encode(original))
+    coded = measure(original, setting, input_bytes, shared)
+    if setting.encode_key is not None:
+        files[setting.encode_key] = coded.data, coded.record["encode_ms"]
+    return coded
 
 
 @dataclasses.dataclass
@@ -202,6 +225,7 @@ def run(images: list[Path], curves: list[Curve],
 
     On the first image each setting runs once untimed first, so that
     one-off costs (a model's tracing) stay out of the milliseconds.
+    Settings that share an `encode_key` share each image's file.
     """
     start = time.perf_counter()
     total = len(images) * sum(len(c.settings) for c in curves)
@@ -213,11 +237,11 @@ def run(images: list[Path], curves: list[Curve],
         input_bytes = path.stat().st_size
         if patches:
             patches.add_original(original)
+        files = {}
         for curve in curves:
             for setting in curve.settings:
-                if index == 0:
-                    setting.decode(setting.encode(original))
-                record, _, decoded = measure(original, setting, input_bytes)
+                record, _, decoded = measured(original, setting,
+                                              input_bytes, files, index == 0)
                 records.append({
                     "image": str(path), "width": original.shape[1],
                     "height": original.shape[0], "codec": curve.name,
@@ -350,33 +374,3 @@ def summarize(results: Results, unavailable: dict[str, str],
         "seconds": results.seconds,
     }
 
-
-class Shown(NamedTuple):
-    """A model's or a codec's take on one image, for a side-by-side view."""
-    name: str  # the model's name as given, or the codec's
-    setting: str
-    coded: Coded
-
-
-def at_one_rate(original: np.ndarray, input_bytes: int,
-                models: dict[str, Setting],
-                codecs: list[classical.ClassicalCodec],
-                bpp: float | None = None) -> list[Shown]:
-    """Every model setting (a dict: name shown -> `model_setting`) on
-    `original`, then every codec at the knob value closest to `bpp`, by
-    default to the first model's rate. Each is run untimed once first, as
-    `run` does."""
-    shown = []
-    for name, setting in models.items():
-        setting.decode(setting.encode(original))
-        shown.append(Shown(name, setting.label,
-                           measure(original, setting, input_bytes)))
-    if bpp is None:
-        bpp = shown[0].coded.record["bpp"]
-    for codec in codecs:
-        value, _ = classical.encode_at_bpp(codec, original, bpp)
-        setting = codec_curve(codec, [value]).settings[0]
-        setting.decode(setting.encode(original))
-        shown.append(Shown(codec.name, setting.label,
-                           measure(original, setting, input_bytes)))
-    return shown

@@ -8,20 +8,50 @@ import dataclasses
 import io
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
 
-from tfgancomp.evaluation import reports, runs
+from tfgancomp.evaluation import classical, reports, runs
 
 # The qualities `demo` shows a variable-rate model at: low, default, high.
 DEMO_QUALITIES = (0.1, 0.3, 0.6)
 
 
+class Shown(NamedTuple):
+    """A model's or a codec's take on one image, for a side-by-side view."""
+    name: str  # the model's name as given, or the codec's
+    setting: str
+    coded: runs.Coded
+
+
+def at_one_rate(original: np.ndarray, input_bytes: int,
+                models: dict[str, runs.Setting],
+                codecs: list[classical.ClassicalCodec],
+                bpp: float | None = None) -> list[Shown]:
+    """Every model setting (a dict: name shown -> `runs.model_setting`) on
+    `original`, then every codec at the knob value closest to `bpp`, by
+    default to the first model's rate. Each is run untimed once first, and
+    settings share files, as in `runs.run`."""
+    shown, files = [], {}
+    for name, setting in models.items():
+        shown.append(Shown(name, setting.label, runs.measured(
+            original, setting, input_bytes, files, True)))
+    if bpp is None:
+        bpp = shown[0].coded.record["bpp"]
+    for codec in codecs:
+        value, _ = classical.encode_at_bpp(codec, original, bpp)
+        setting = runs.codec_curve(codec, [value]).settings[0]
+        shown.append(Shown(codec.name, setting.label, runs.measured(
+            original, setting, input_bytes, files, True)))
+    return shown
+
+
 @dataclasses.dataclass
 class Showcase:
     """What `show` or `show_rates` measured and drew, as rows of one rate:
-    (target bpp, [runs.Shown], models first); `files` are (path, bytes)
+    (target bpp, [Shown], models first); `files` are (path, bytes)
     pairs."""
     rows: list[tuple[float, list]]
     picture: bytes
@@ -57,7 +87,7 @@ def show(original: np.ndarray, input_bytes: int, models: dict, codecs,
     on one image; `files` as `planned_files` gave them (or empty)."""
     settings = {name: runs.model_setting(name, model)
                 for name, model in models.items()}
-    shown = runs.at_one_rate(original, input_bytes, settings, codecs, bpp)
+    shown = at_one_rate(original, input_bytes, settings, codecs, bpp)
     target = bpp if bpp is not None else shown[0].coded.record["bpp"]
     contents = [content for entry in shown for content in
                 (entry.coded.data, _png(entry.coded.decoded))]
@@ -103,7 +133,7 @@ def show_rates(original: np.ndarray, input_bytes: int, name: str, model,
             name if r is None else f"{name} r={r:g}":
                 runs.model_setting(name, model, quality=quality, realism=r)
             for r in runs.realism_values(model)}
-        row = runs.at_one_rate(original, input_bytes, settings, codecs)
+        row = at_one_rate(original, input_bytes, settings, codecs)
         models = row[:len(settings)]
         contents += [models[0].coded.data] + [
             _png(e.coded.decoded) for e in models]
