@@ -3,10 +3,12 @@ seconds per megapixel at each effort level, on the same images.
 
     python benchmarks/refine_gain.py [--model default-mse] \\
         [--images '../shared/data/bsds500/val/*.jpg'] [--count 3] \\
-        [--efforts 0,1,2] [--learning_rate 2e-3]
+        [--efforts 0,1,2] [--learning_rate 2e-3] [--quality 0.3]
 
 Every row comes from this one run (real files, decoded by the unchanged
-decoder). Tune on held-out photos, never on bsds500/test.
+decoder). A variable-rate model codes at `--quality` (the API's default
+if not given) and its cost counts λ at that quality. Tune on held-out
+photos, never on bsds500/test.
 """
 
 import argparse
@@ -25,6 +27,7 @@ def main():
     parser.add_argument("--count", type=int, default=3)
     parser.add_argument("--efforts", default="0,1,2")
     parser.add_argument("--learning_rate", type=float)
+    parser.add_argument("--quality", type=float)
     args = parser.parse_args()
 
     import numpy as np
@@ -33,19 +36,26 @@ def main():
     import tfgancomp
     from tfgancomp.evaluation import metrics
     from tfgancomp.model import refine
+    from tfgancomp.model.conditioning import lmbda_at
     if args.learning_rate:
         refine.LEARNING_RATE = args.learning_rate
     model = tfgancomp.load_model(args.model)
     images = [np.asarray(Image.open(p).convert("RGB"))
               for p in sorted(glob.glob(args.images))[:args.count]]
-    lmbda = tfgancomp.api.refinable(model).lmbda
-    print(f"{args.model} (lambda {lmbda}), {len(images)} images, "
+    quality = None
+    if model.variable_rate:
+        quality = (tfgancomp.api.DEFAULT_QUALITY if args.quality is None
+                   else args.quality)
+    lmbda = lmbda_at(tfgancomp.api.refinable(model).lmbda, quality)
+    print(f"{args.model} (lambda {lmbda:.5g}"
+          + ("" if quality is None else f" at quality {quality:g}")
+          + f"), {len(images)} images, "
           f"learning rate {refine.LEARNING_RATE}")
     for effort in map(int, args.efforts.split(",")):
         rows = []
         for image in images:
             start = time.perf_counter()
-            data = tfgancomp.compress(image, model, effort)
+            data = tfgancomp.compress(image, model, effort, quality=quality)
             seconds = time.perf_counter() - start
             decoded = np.asarray(tfgancomp.decompress(data, model))
             pixels = image.shape[0] * image.shape[1]
