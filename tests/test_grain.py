@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import TINY, photo_like, plain_twin
+from PIL import Image
 
 import tfgancomp
 from tfgancomp.cli import main
@@ -196,6 +197,21 @@ def test_effort_fits_the_grain_to_the_image(tmp_path, capsys):
     assert main(["info", str(tmp_path / "a.tfgc"), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert (shown["grain"], shown["format_version"]) == (container.grain, 3)
+
+
+def test_compare_codecs_shows_the_fitted_grain(tmp_path, capsys):
+    model_dir = store.save_codec(grain_codec(), tmp_path / "model",
+                                 "tiny-grain")
+    image, keep = tmp_path / "a.png", tmp_path / "files"
+    Image.fromarray(photo_like(48, 64, seed=4)).save(image)
+    keep.mkdir()
+    assert main(["compare-codecs", str(image), "--model", str(model_dir),
+                 "--codecs", "webp", "--effort", "1", "-o",
+                 str(tmp_path / "side.png"), "--keep", str(keep)]) == 0
+    (coded,) = keep.glob("*.tfgc")
+    assert bitstream.unpack(coded.read_bytes()).grain is not None
+    assert main(["demo", "--effort", "9", "-o", str(tmp_path / "d")]) == 1
+    assert "effort must be an integer" in capsys.readouterr().err
 
 
 def test_stride_1_layers_come_first_in_the_discriminator():

@@ -79,6 +79,7 @@ def add_parsers(commands):
     p.add_argument("--keep", metavar="DIR",
                    help="also write each coded file and its decoded PNG "
                         "into DIR")
+    add_effort(p)
     _crop_and_force(p)
     p.set_defaults(run=compare_codecs)
 
@@ -90,6 +91,7 @@ def add_parsers(commands):
     p.add_argument("-o", "--output_dir", default="tfgancomp-demo",
                    metavar="DIR", help="where the files and the picture go "
                                        "(default tfgancomp-demo)")
+    add_effort(p)
     _crop_and_force(p)
     p.set_defaults(run=demo)
 
@@ -178,7 +180,7 @@ def evaluate(args):
 
 
 def _show(image, model_names, codec_names: str, bpp, picture, crop: int,
-          force: bool, files_dir=None):
+          force: bool, effort: int, files_dir=None):
     """The showcase of one image: checks every output first, then
     measures, prints the table and writes the picture (and files)."""
     from tfgancomp.evaluation import reports, showcase
@@ -195,7 +197,7 @@ def _show(image, model_names, codec_names: str, bpp, picture, crop: int,
     note_missing(missing)
     models = {name: load_model(name) for name in model_names}
     shown = showcase.show(original, Path(image).stat().st_size, models,
-                          codecs, bpp, crop, files)
+                          codecs, bpp, crop, files, effort)
     say(reports.shown_table(shown.shown))
     _write_showcase(shown, original, picture, crop, force)
 
@@ -215,7 +217,7 @@ def _write_showcase(shown, original, picture, crop: int, force: bool):
 
 
 def _show_rates(image, name: str, model, codec_names: str, picture,
-                crop: int, force: bool, files_dir):
+                crop: int, force: bool, effort: int, files_dir):
     """`demo` of a variable-rate model: three rates, each at realism 0
     and 1 where the model has that knob, next to the codecs."""
     from tfgancomp.evaluation import reports, showcase
@@ -228,12 +230,13 @@ def _show_rates(image, name: str, model, codec_names: str, picture,
         check_writable(path, force)
     note_missing(missing)
     shown = showcase.show_rates(original, Path(image).stat().st_size, name,
-                                model, codecs, crop, files)
+                                model, codecs, crop, files, effort)
     say(reports.shown_table(shown.shown))
     _write_showcase(shown, original, picture, crop, force)
 
 
 def compare_codecs(args):
+    effort.steps_of(args.effort)
     if args.bpp is not None and not 0 < args.bpp <= 24:
         raise TfgancompError("--bpp must be above 0 and at most 24")
     models = list(dict.fromkeys(args.model or ()))
@@ -242,11 +245,12 @@ def compare_codecs(args):
         resolve.resolve(None)  # names what is missing if it is
         models = [shipped.DEFAULT_MODEL]
     _show(args.image, models, args.codecs, args.bpp, args.output, args.crop,
-          args.force, args.keep)
+          args.force, args.effort, args.keep)
 
 
 def demo(args):
     from tfgancomp.deploy import shipped
+    effort.steps_of(args.effort)
     installed = list(shipped.current_models())
     if shipped.DEFAULT_MODEL not in installed:
         raise ModelError(
@@ -267,10 +271,10 @@ def demo(args):
         say(f"{image}: {shipped.DEFAULT_MODEL} at three qualities, then "
             "JPEG, WebP and AVIF at each of its file sizes")
         _show_rates(image, shipped.DEFAULT_MODEL, default,
-                    "jpeg-420,webp,avif",
-                    out / "side_by_side.png", args.crop, args.force, out)
+                    "jpeg-420,webp,avif", out / "side_by_side.png",
+                    args.crop, args.force, args.effort, out)
         return
     say(f"{image}: {len(models)} shipped models, then JPEG and WebP at the "
         f"file size of {shipped.DEFAULT_MODEL}")
     _show(image, models, "jpeg-420,webp", None, out / "side_by_side.png",
-          args.crop, args.force, out)
+          args.crop, args.force, args.effort, out)

@@ -82,10 +82,12 @@ def planned_files(image, model_names, codecs, directory) -> list[Path]:
 
 
 def show(original: np.ndarray, input_bytes: int, models: dict, codecs,
-         bpp: float | None, crop: int, files: list[Path]) -> Showcase:
-    """Every model, then every codec at the first model's rate (or `bpp`),
-    on one image; `files` as `planned_files` gave them (or empty)."""
-    settings = {name: runs.model_setting(name, model)
+         bpp: float | None, crop: int, files: list[Path],
+         effort: int = 0) -> Showcase:
+    """Every model (encoding at `effort`), then every codec at the first
+    model's rate (or `bpp`), on one image; `files` as `planned_files` gave
+    them (or empty)."""
+    settings = {name: runs.model_setting(name, model, effort)
                 for name, model in models.items()}
     shown = at_one_rate(original, input_bytes, settings, codecs, bpp)
     target = bpp if bpp is not None else shown[0].coded.record["bpp"]
@@ -121,17 +123,17 @@ def planned_rate_files(image, name: str, model, codecs, directory,
 
 
 def show_rates(original: np.ndarray, input_bytes: int, name: str, model,
-               codecs, crop: int, files: list[Path],
+               codecs, crop: int, files: list[Path], effort: int = 0,
                qualities=DEMO_QUALITIES) -> Showcase:
-    """A variable-rate model at each of `qualities`, each file decoded at
-    realism 0 and 1 where the model has that knob, and every codec at that
-    file's rate: one row of the picture per quality. `files` as
-    `planned_rate_files` gave them (or empty)."""
+    """A variable-rate model at each of `qualities` (encoding at
+    `effort`), each file decoded at realism 0 and 1 where the model has
+    that knob, and every codec at that file's rate: one row of the picture
+    per quality. `files` as `planned_rate_files` gave them (or empty)."""
     rows, tiles, contents = [], [], []
     for quality in qualities:
         settings = {
             name if r is None else f"{name} r={r:g}":
-                runs.model_setting(name, model, quality=quality, realism=r)
+                runs.model_setting(name, model, effort, quality, r)
             for r in runs.realism_values(model)}
         row = at_one_rate(original, input_bytes, settings, codecs)
         models = row[:len(settings)]
