@@ -162,6 +162,8 @@ def test_the_fit_solves_for_the_original_s_detail_energy():
     assert grain_fit.fit(original, faithful, faithful + noise / 100) == (
         bitstream.MAX_GRAIN)
     assert grain_fit.fit(original, faithful, faithful) is None
+    tiny = original[:2, :40]
+    assert grain_fit.fit(tiny, tiny / 2, tiny + noise[:2, :40]) is None
     assert grain_fit.realism_with(0.5, 2., True) == 2.
     for realism, gain, draws in ((0.5, None, True), (0.5, 2., False),
                                  (None, 2., False)):

@@ -18,16 +18,15 @@ Layout, versions 1 to 3 (integers big-endian):
 
 Section tags: b"Z" side-latent string and b"Y" latent string (both
 required), b"A" alpha plane (zlib, 8-bit, row-major; required exactly when
-the mode has alpha), b"I" ICC profile, b"E" EXIF block; version 2 only:
+the mode has alpha), b"I" ICC profile, b"E" EXIF block; from version 2:
 b"Q" quality of a variable-rate model (2 bytes: round(q · 65535) for q in
 [0, 1]) and b"T" tile size in latent positions (2 bytes, 16..65535; see
-model/tiling.py for what it fixes); version 3: b"G" the grain gain g the
-encoder fitted to this image (2 bytes: round(g / 4 · 65535) for g in
-[0, 4]; see model/grain_fit.py).
-Each tag appears at most once. A file is written as the oldest version
-that holds its sections, byte for byte as that version wrote it (one
-without Q, T and G is version 1); a file of another version is refused,
-so every container has exactly one encoding.
+model/tiling.py for what it fixes); from version 3: b"G" the grain gain
+g the encoder fitted to this image (2 bytes: round(g / 4 · 65535) for g
+in [0, 4]; see model/grain_fit.py). Each tag appears at most once. A file
+is written as the oldest version that holds its sections, byte for byte
+as that version wrote it (one without Q, T and G is version 1); a file of
+another version is refused, so every container has exactly one encoding.
 
 The checksum catches every truncation and every single-byte change; all
 lengths are checked against the bytes present before anything is sliced,

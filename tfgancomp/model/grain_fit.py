@@ -30,9 +30,12 @@ def fit(original: np.ndarray, faithful: np.ndarray,
     """The gain for `original` [H, W, 3] given its decodes at realism 0
     (`faithful`) and 1 (`grained`): in [0, MAX_GRAIN], 0 when the faithful
     decode already has the original's detail; None when the grain adds no
-    detail to fit. The format's MAX_GRAIN, four times the learned grain,
+    detail to fit, or the image is too small to measure (under 3 px a
+    side). The format's MAX_GRAIN, four times the learned grain,
     is ample: 39 held-out photos asked for 0.40 to 2.64 below 0.4 bpp
     (BUILD_NOTES.md, "The grain fitted to each image")."""
+    if min(original.shape[:2]) < 3:
+        return None
     energy, faithful, grained = (detail_energy(image) for image in
                                  (original, faithful, grained))
     if grained <= faithful:
