@@ -177,14 +177,10 @@ def _encode(picture: Picture, model, quality: float | None,
         string=string.numpy(), side_string=side_string.numpy(), alpha=alpha,
         icc_profile=picture.icc_profile, exif=picture.exif, quality=quality,
         tile=tile)
-    if effort and _draws_grain(model):
+    if effort and _model_config(model).realism_draws("grain"):
         container = dataclasses.replace(
             container, grain=_fitted_grain(picture.rgb, container, model))
     return bitstream.pack(container)
-
-
-def _draws_grain(model) -> bool:
-    return _model_config(model).realism_draws("grain")
 
 
 def _fitted_grain(rgb: np.ndarray, container: bitstream.Container,
@@ -298,15 +294,16 @@ def _decode(container: bitstream.Container, model, realism) -> np.ndarray:
     so or when a file from before tiling holds more than one tile; with
     the file's grain gain, if it has one."""
     from tfgancomp.model import grain_fit, tiling
+    config = _model_config(model)
     realism = grain_fit.realism_with(realism, container.grain,
-                                     _draws_grain(model))
+                                     config.realism_draws("grain"))
     size = [container.height, container.width]
     if container.tile is not None:
         return tiling.decompress(
             _coding_codec(model, decoding=True), container.string,
             container.side_string, size, container.tile, container.quality,
             realism)
-    if tiling.tile_for(_model_config(model), *size) is None:
+    if tiling.tile_for(config, *size) is None:
         return model.decompress(container.string, container.side_string,
                                 size, quality=container.quality,
                                 realism=realism).numpy()

@@ -62,7 +62,9 @@ _CRC = struct.Struct(">I")
 _CODE = struct.Struct(">H")  # the Q, T and G payloads
 _TAGS = {b"Q": "quality", b"T": "tile", b"G": "grain", b"Z": "side_string",
          b"Y": "string", b"A": "alpha", b"I": "icc_profile", b"E": "exif"}
-_INTRODUCED = {b"Q": 2, b"T": 2, b"G": 3}  # the version each tag needs
+_FIELD_TAGS = {name: tag for tag, name in _TAGS.items()}
+# The version that introduced each section, by field name.
+_INTRODUCED = {"quality": 2, "tile": 2, "grain": 3}
 MIN_SIZE = _FIXED.size + 1 + _CRC.size
 
 
@@ -86,15 +88,13 @@ class Container:
     @property
     def version(self) -> int:
         """The format version this container is written as."""
-        return _version_of(_TAGS[tag] for tag in _INTRODUCED
-                           if getattr(self, _TAGS[tag]) is not None)
+        return _version_of(name for name in _INTRODUCED
+                           if getattr(self, name) is not None)
 
 
 def _version_of(fields) -> int:
     """The oldest version that holds sections `fields` (by field name)."""
-    tags = {name: tag for tag, name in _TAGS.items()}
-    return max([1] + [_INTRODUCED[tags[name]] for name in fields
-                      if tags[name] in _INTRODUCED])
+    return max([1] + [_INTRODUCED.get(name, 1) for name in fields])
 
 
 def quality_code(quality: float) -> int:
@@ -227,13 +227,14 @@ def _inflate_alpha(data: bytes, size: int) -> bytes:
 def _check_version(version: int, fields: dict) -> None:
     """The version the sections in `fields` need, exactly; decodes Q, T
     and G in `fields`."""
-    for tag, introduced in _INTRODUCED.items():
-        if _TAGS[tag] in fields and introduced > version:
+    for name, introduced in _INTRODUCED.items():
+        if name in fields and introduced > version:
             raise BitstreamError(
-                f"version {version} file holds a {tag.decode()} section "
-                f"(version {introduced} on)")
+                f"version {version} file holds a "
+                f"{_FIELD_TAGS[name].decode()} section (version "
+                f"{introduced} on)")
     if _version_of(fields) != version:
-        tags = " or ".join(tag.decode() for tag, introduced
+        tags = " or ".join(_FIELD_TAGS[name].decode() for name, introduced
                            in _INTRODUCED.items() if introduced == version)
         raise BitstreamError(f"version {version} file holds no {tags} "
                              "section (an older version holds it)")
